@@ -1,0 +1,106 @@
+# aws-cicd: every command a person or CI runs is a target here. `make help` lists them.
+SHELL := /bin/bash
+.SHELLFLAGS := -eu -o pipefail -c
+.DEFAULT_GOAL := help
+MAKEFLAGS += --no-print-directory
+
+PYTHON      ?= python3.13            # .python-version makes pyenv's shim pick 3.13 in this folder
+UV_ENV      := .tools/uv
+UV          := $(UV_ENV)/bin/uv
+VENV        := .venv
+SAM_ENV     := .tools/sam
+CHECKOV_ENV := .tools/checkov
+SAM         := $(SAM_ENV)/bin/sam
+CFN_LINT    := $(SAM_ENV)/bin/cfn-lint
+CHECKOV     := $(CHECKOV_ENV)/bin/checkov
+BUILD_DIR   := .aws-sam
+REPORTS     := .reports
+INFRA       := $(wildcard infra/*.yaml)
+
+# Offline tooling: no telemetry, a region for the translator, no Python downloads by uv.
+export SAM_CLI_TELEMETRY := 0
+export UV_PYTHON_DOWNLOADS := never
+export BC_SKIP_MAPPING := TRUE
+OFFLINE := AWS_DEFAULT_REGION=us-east-1
+
+.PHONY: help install test lint format typecheck requirements check-requirements validate cfn-lint build \
+        translate checkov unit clean
+
+help: ## list the targets
+	@grep -hE '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-20s %s\n", $$1, $$2}'
+
+# ---------------------------------------------------------------- install
+$(UV): tools/uv/requirements.txt
+	$(PYTHON) -m venv $(UV_ENV)
+	$(UV_ENV)/bin/pip install --quiet --disable-pip-version-check --require-hashes -r tools/uv/requirements.txt
+	touch $@
+
+$(VENV)/.installed: uv.lock pyproject.toml $(UV)
+	$(UV) sync --frozen --python $(PYTHON) --quiet
+	touch $@
+
+$(SAM_ENV)/.installed: tools/sam/requirements.txt $(UV)
+	$(UV) venv --quiet --allow-existing --python $(PYTHON) $(SAM_ENV)
+	VIRTUAL_ENV=$(SAM_ENV) $(UV) pip sync --quiet --require-hashes tools/sam/requirements.txt
+	touch $@
+
+$(CHECKOV_ENV)/.installed: tools/checkov/requirements.txt $(UV)
+	$(UV) venv --quiet --allow-existing --python $(PYTHON) $(CHECKOV_ENV)
+	VIRTUAL_ENV=$(CHECKOV_ENV) $(UV) pip sync --quiet --require-hashes tools/checkov/requirements.txt
+	touch $@
+
+install: $(VENV)/.installed $(SAM_ENV)/.installed $(CHECKOV_ENV)/.installed ## create the app env and the isolated tool envs from the lock files
+
+# ---------------------------------------------------------------- checks
+test: install ## every offline check (what CI runs)
+	@$(MAKE) lint typecheck check-requirements validate cfn-lint translate checkov unit
+
+lint: $(VENV)/.installed ## ruff lint + format check
+	$(VENV)/bin/ruff check .
+	$(VENV)/bin/ruff format --check .
+
+format: $(VENV)/.installed ## apply ruff fixes and formatting
+	$(VENV)/bin/ruff check --fix .
+	$(VENV)/bin/ruff format .
+
+typecheck: $(VENV)/.installed ## mypy (strict on simple_api, functions and scripts)
+	$(VENV)/bin/mypy
+
+requirements: $(UV) ## regenerate layers/shared/requirements.txt from uv.lock
+	$(UV) export --frozen --no-dev --no-emit-project --no-header --quiet --format requirements-txt \
+	  -o layers/shared/requirements.txt
+
+check-requirements: $(UV) ## the layer's requirements match uv.lock
+	$(UV) export --frozen --no-dev --no-emit-project --no-header --quiet --format requirements-txt \
+	  | diff -u layers/shared/requirements.txt - \
+	  || { echo "layers/shared/requirements.txt is stale: run 'make requirements'"; exit 1; }
+
+validate: $(SAM_ENV)/.installed ## sam validate --lint
+	$(OFFLINE) $(SAM) validate --lint --template-file template.yaml
+
+cfn-lint: $(SAM_ENV)/.installed ## cfn-lint over template.yaml and infra/*.yaml
+	$(CFN_LINT) template.yaml $(INFRA)
+
+build: $(SAM_ENV)/.installed ## sam build (cached, parallel)
+	$(OFFLINE) $(SAM) build --cached --parallel --build-dir $(BUILD_DIR)/build
+
+# SAM resolves some parameters while translating (DeploymentPreference.Type), so translate per environment.
+# W2001 (unused parameter) is expected on the result: SAM consumed DeploymentType.
+translate: build ## SAM -> plain CloudFormation offline, per environment, then cfn-lint on the result
+	for env in dev prod; do \
+	  $(OFFLINE) $(SAM_ENV)/bin/python scripts/translate.py $(BUILD_DIR)/build/template.yaml samconfig.toml $$env \
+	    $(BUILD_DIR)/translated-$$env.json; \
+	done
+	$(CFN_LINT) --ignore-checks W2001 -- $(BUILD_DIR)/translated-dev.json $(BUILD_DIR)/translated-prod.json
+	$(OFFLINE) $(SAM) local generate-event apigateway aws-proxy > $(BUILD_DIR)/generated-aws-proxy-event.json
+
+checkov: $(CHECKOV_ENV)/.installed ## checkov over every template and the translated ones (suppressions inline, with reasons)
+	$(CHECKOV) --framework cloudformation --skip-download --compact --quiet \
+	  $(foreach f,template.yaml $(INFRA) $(wildcard $(BUILD_DIR)/translated-*.json),-f $(f))
+
+unit: $(VENV)/.installed ## pytest: unit tests (moto, no network) and template policy tests
+	mkdir -p $(REPORTS)
+	$(VENV)/bin/pytest --junitxml=$(REPORTS)/junit.xml
+
+clean: ## remove build output and caches (keeps the environments)
+	rm -rf $(BUILD_DIR) $(REPORTS) .mypy_cache .ruff_cache .pytest_cache

@@ -1,0 +1,14 @@
+"""GET / : wiring only; the behaviour lives in simple_api.services.welcome."""
+
+from typing import Any
+
+from simple_api.http import ProxyEvent, endpoint
+from simple_api.observability import correlation_paths, logger, metrics
+from simple_api.services import welcome
+
+
+@logger.inject_lambda_context(correlation_id_path=correlation_paths.API_GATEWAY_REST)
+@metrics.log_metrics(capture_cold_start_metric=True)
+@endpoint
+def lambda_handler(event: ProxyEvent, context: Any) -> str:
+    return welcome.welcome()

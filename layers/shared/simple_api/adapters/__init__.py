@@ -1,0 +1,1 @@
+"""The only modules that call AWS. Each turns SDK failures into domain errors."""

@@ -1,0 +1,57 @@
+"""SSM Parameter Store, read through Powertools parameters (decrypt + cache with a max age).
+
+boto3 is imported on first use, not at import: it costs ~0.35 s and only /secret needs it. The
+client fails fast (short timeouts, bounded retries), so an unreachable endpoint becomes a 503
+long before the function times out.
+"""
+
+from typing import TYPE_CHECKING
+
+from simple_api.errors import SecretUnavailable
+
+if TYPE_CHECKING:
+    from aws_lambda_powertools.utilities.parameters import SSMProvider
+
+CONNECT_TIMEOUT_SECONDS = 2
+READ_TIMEOUT_SECONDS = 3
+MAX_ATTEMPTS = 3
+
+
+def _reason(error: BaseException) -> str:
+    """A short, value-free reason for the log: the AWS error code or the exception type."""
+    cause = error.__cause__ or error.__context__ or error
+    response = getattr(cause, "response", None)
+    if isinstance(response, dict):
+        return str(response.get("Error", {}).get("Code", type(cause).__name__))
+    return type(cause).__name__
+
+
+class SsmSecretStore:
+    def __init__(self, max_age_seconds: int, provider: "SSMProvider | None" = None) -> None:
+        self._max_age = max_age_seconds
+        self._provider = provider
+
+    def _ssm(self) -> "SSMProvider":
+        if self._provider is None:
+            from aws_lambda_powertools.utilities.parameters import SSMProvider  # noqa: PLC0415
+            from botocore.config import Config  # noqa: PLC0415 - deferred: see module docstring
+
+            self._provider = SSMProvider(
+                boto_config=Config(
+                    connect_timeout=CONNECT_TIMEOUT_SECONDS,
+                    read_timeout=READ_TIMEOUT_SECONDS,
+                    retries={"mode": "standard", "max_attempts": MAX_ATTEMPTS},
+                )
+            )
+        return self._provider
+
+    def read(self, name: str) -> str:
+        try:
+            value = self._ssm().get(name, decrypt=True, max_age=self._max_age)
+        except Exception as error:  # GetParameterError wraps every SDK and network failure
+            raise SecretUnavailable(
+                "the secret is not available", detail=f"ssm get_parameter failed: {_reason(error)}"
+            ) from None
+        if not isinstance(value, str):
+            raise SecretUnavailable("the secret is not available", detail="ssm returned no string value")
+        return value

@@ -1,0 +1,1 @@
+"""Behaviour of the API, one module per route; pure Python, no AWS calls."""

@@ -1,0 +1,5 @@
+"""GET /healthcheck"""
+
+
+def hello() -> str:
+    return "Hello World!"

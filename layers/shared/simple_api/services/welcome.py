@@ -1,0 +1,5 @@
+"""GET /"""
+
+
+def welcome() -> str:
+    return "Welcome to my home"

@@ -1,0 +1,66 @@
+"""Settings, read from the environment once per container (on first use, never at import).
+
+Tests and the local host call ``get_settings.cache_clear()`` after changing the environment.
+"""
+
+import math
+import os
+from collections.abc import Mapping
+from dataclasses import dataclass
+from functools import cache
+
+from simple_api.errors import ConfigurationError
+
+#: API Gateway's integration timeout is 29 s; the maximum sleep must stay below it.
+API_GATEWAY_LIMIT_SECONDS = 29.0
+DEFAULT_MAX_SLEEP_SECONDS = 25.0
+DEFAULT_SECRET_MAX_AGE_SECONDS = 300
+
+
+@dataclass(frozen=True, slots=True)
+class Settings:
+    max_sleep_seconds: float = DEFAULT_MAX_SLEEP_SECONDS
+    secret_parameter_name: str | None = None
+    secret_max_age_seconds: int = DEFAULT_SECRET_MAX_AGE_SECONDS
+    #: the PreTraffic hook's targets: ``function=version-arn`` pairs separated by commas
+    pre_traffic_targets: str | None = None
+
+    def require_secret_parameter_name(self) -> str:
+        if not self.secret_parameter_name:
+            raise ConfigurationError("the service is not configured", detail="SECRET_PARAMETER_NAME is not set")
+        return self.secret_parameter_name
+
+
+def _number(environ: Mapping[str, str], name: str, default: float, low: float, high: float) -> float:
+    raw = environ.get(name, "").strip()
+    if not raw:
+        return default
+    try:
+        value = float(raw)
+    except ValueError:
+        value = math.nan
+    if not (math.isfinite(value) and low <= value <= high):
+        raise ConfigurationError(
+            "the service is not configured", detail=f"{name} must be a number from {low:g} to {high:g}"
+        )
+    return value
+
+
+def load_settings(environ: Mapping[str, str]) -> Settings:
+    """Build Settings from an environment mapping; raise ConfigurationError on malformed values."""
+    return Settings(
+        max_sleep_seconds=_number(
+            environ, "MAX_SLEEP_SECONDS", DEFAULT_MAX_SLEEP_SECONDS, 0.0, API_GATEWAY_LIMIT_SECONDS - 1
+        ),
+        secret_parameter_name=environ.get("SECRET_PARAMETER_NAME", "").strip() or None,
+        secret_max_age_seconds=int(
+            _number(environ, "SECRET_MAX_AGE_SECONDS", DEFAULT_SECRET_MAX_AGE_SECONDS, 0, 86_400)
+        ),
+        pre_traffic_targets=environ.get("PRE_TRAFFIC_TARGETS") or None,
+    )
+
+
+@cache
+def get_settings() -> Settings:
+    """The container's settings, read on first call and kept while the container lives."""
+    return load_settings(os.environ)

@@ -1,0 +1,80 @@
+"""Translate the built SAM template to plain CloudFormation, offline (no AWS account, no network).
+
+Runs in the aws-sam-cli environment (.tools/sam) because it uses SAM's own translator and YAML
+parser. Local code paths are replaced by placeholder s3:// URIs (the translator accepts only S3
+locations); nothing else is changed. Usage: translate.py BUILT_TEMPLATE OUTPUT_JSON
+"""
+
+import json
+import logging
+import os
+import sys
+import tomllib
+from pathlib import Path
+from typing import Any
+
+from samcli.yamlhelper import yaml_parse
+from samtranslator.translator.transform import transform
+
+BUCKET = "aws-cicd-offline-translation"
+CODE_PROPERTIES = {
+    "AWS::Serverless::Function": "CodeUri",
+    "AWS::Serverless::LayerVersion": "ContentUri",
+}
+
+
+class _NoManagedPolicies:
+    """The translator asks IAM for managed policy ARNs; offline there are none to look up."""
+
+    def load(self) -> dict[str, str]:
+        return {}
+
+
+def placeholder_uris(template: dict[str, Any]) -> dict[str, Any]:
+    for name, resource in template.get("Resources", {}).items():
+        properties = resource.get("Properties", {})
+        key = CODE_PROPERTIES.get(resource.get("Type", ""))
+        if key and isinstance(properties.get(key), str) and not properties[key].startswith("s3://"):
+            properties[key] = f"s3://{BUCKET}/{name}.zip"
+        if resource.get("Type") == "AWS::CloudFormation::Stack" and "TemplateURL" in properties:
+            properties["TemplateURL"] = f"https://{BUCKET}.s3.amazonaws.com/{name}.template"
+    return template
+
+
+def parameter_values(samconfig: str, config_env: str) -> dict[str, str]:
+    """``parameter_overrides`` of ``[<config_env>.deploy.parameters]`` as a dict."""
+    with Path(samconfig).open("rb") as stream:
+        config = tomllib.load(stream)
+    overrides = config[config_env]["deploy"]["parameters"].get("parameter_overrides", [])
+    items = overrides.split() if isinstance(overrides, str) else overrides
+    return dict(item.split("=", 1) for item in items)
+
+
+def carry_checkov_skips(source: dict[str, Any], translated: dict[str, Any]) -> None:
+    for name, resource in source.get("Resources", {}).items():
+        skips = resource.get("Metadata", {}).get("checkov")
+        if resource.get("Type") != "AWS::Serverless::Api" or not skips:
+            continue
+        for generated in translated["Resources"].values():
+            if generated["Type"] == "AWS::ApiGateway::Stage" and generated["Properties"].get("RestApiId") == {
+                "Ref": name
+            }:
+                generated.setdefault("Metadata", {})["checkov"] = skips
+
+
+def main(source: str, samconfig: str, config_env: str, target: str) -> None:
+    os.environ.setdefault("AWS_DEFAULT_REGION", "us-east-1")
+    logging.disable(logging.WARNING)  # the translator's feature-toggle notices are not findings
+    with Path(source).open() as stream:
+        template = placeholder_uris(yaml_parse(stream.read()))
+    original = json.loads(json.dumps(template))
+    translated = transform(template, parameter_values(samconfig, config_env), _NoManagedPolicies())
+    carry_checkov_skips(original, translated)
+    with Path(target).open("w") as stream:
+        json.dump(translated, stream, indent=1, sort_keys=True)
+        stream.write("\n")
+    print(f"translated {source} -> {target}: {len(translated['Resources'])} resources")
+
+
+if __name__ == "__main__":
+    main(*sys.argv[1:5])
