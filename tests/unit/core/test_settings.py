@@ -48,10 +48,28 @@ def test_settings_are_read_once_per_container(monkeypatch):
     assert get_settings().max_sleep_seconds == 6
 
 
-def test_importing_the_package_reads_no_setting(monkeypatch):
-    import importlib
+def test_importing_the_handlers_reads_no_setting():
+    """A broken environment must not break a cold start's import; it surfaces per request instead."""
+    import os
+    import subprocess
+    import sys
 
-    import simple_api.settings
+    from tests.factories import ROOT
 
-    monkeypatch.setenv("MAX_SLEEP_SECONDS", "not a number")
-    importlib.reload(simple_api.settings)  # must not raise: nothing is read at import
+    environment = dict(
+        os.environ,
+        MAX_SLEEP_SECONDS="not a number",
+        SECRET_MAX_AGE_SECONDS="-5",
+        PYTHONPATH=f"{ROOT}:{ROOT / 'layers' / 'shared'}",
+    )
+    names = ("home", "healthcheck", "sleep", "secret", "pre_traffic")
+    modules = ", ".join(f"functions.{name}.handler" for name in names)
+    result = subprocess.run(
+        [sys.executable, "-c", f"import {modules}"],
+        env=environment,
+        capture_output=True,
+        text=True,
+        check=False,
+        timeout=60,
+    )
+    assert result.returncode == 0, result.stderr

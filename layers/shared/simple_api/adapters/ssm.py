@@ -5,6 +5,7 @@ client fails fast (short timeouts, bounded retries), so an unreachable endpoint 
 long before the function times out.
 """
 
+import logging
 from typing import TYPE_CHECKING
 
 from simple_api.errors import SecretUnavailable
@@ -12,6 +13,8 @@ from simple_api.errors import SecretUnavailable
 if TYPE_CHECKING:
     from aws_lambda_powertools.utilities.parameters import SSMProvider
 
+#: botocore logs whole HTTP bodies at DEBUG; an SSM answer with decryption holds the secret itself.
+WIRE_LOGGERS = ("botocore.parsers", "botocore.endpoint", "botocore.httpsession", "urllib3.connectionpool")
 CONNECT_TIMEOUT_SECONDS = 2
 READ_TIMEOUT_SECONDS = 3
 MAX_ATTEMPTS = 3
@@ -32,6 +35,9 @@ class SsmSecretStore:
         self._provider = provider
 
     def _ssm(self) -> "SSMProvider":
+        for name in WIRE_LOGGERS:  # even under a root logger at DEBUG, the value never reaches a log
+            wire = logging.getLogger(name)
+            wire.setLevel(max(wire.getEffectiveLevel(), logging.INFO))
         if self._provider is None:
             from aws_lambda_powertools.utilities.parameters import SSMProvider  # noqa: PLC0415
             from botocore.config import Config  # noqa: PLC0415 - deferred: see module docstring

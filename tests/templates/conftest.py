@@ -1,0 +1,117 @@
+"""Templates as data: template.yaml (CloudFormation tags as intrinsic dicts), samconfig.toml, and the
+offline SAM translations that `make translate` writes to .aws-sam/."""
+
+import json
+import tomllib
+from collections.abc import Iterator
+from functools import cache
+from typing import Any
+
+import pytest
+from cfn_tools import load_yaml
+
+from tests.factories import ROOT
+
+BUILD = ROOT / ".aws-sam"
+ENVIRONMENTS = ("dev", "prod")
+#: DeploymentPreference types SAM knows (sam-property-function-deploymentpreference)
+SAM_DEPLOYMENT_TYPES = frozenset(
+    {"AllAtOnce"}
+    | {f"Canary10Percent{m}Minutes" for m in (5, 10, 15, 30)}
+    | {"Linear10PercentEvery1Minute"}
+    | {f"Linear10PercentEvery{m}Minutes" for m in (2, 3, 10)}
+)
+
+
+def plain(node: Any) -> Any:
+    return json.loads(json.dumps(node))
+
+
+@cache
+def load_template(path: str = "template.yaml") -> dict[str, Any]:
+    document: dict[str, Any] = plain(load_yaml((ROOT / path).read_text()))
+    return document
+
+
+@cache
+def load_samconfig() -> dict[str, Any]:
+    return tomllib.loads((ROOT / "samconfig.toml").read_text())
+
+
+def parameter_overrides(env: str) -> dict[str, str]:
+    items = load_samconfig()[env]["deploy"]["parameters"]["parameter_overrides"]
+    return dict(item.split("=", 1) for item in items)
+
+
+@cache
+def load_translated(env: str) -> dict[str, Any]:
+    path = BUILD / f"translated-{env}.json"
+    if not path.exists():
+        pytest.fail(f"{path} is missing: `make translate` writes it (make test runs it first)")
+    document: dict[str, Any] = json.loads(path.read_text())
+    return document
+
+
+@pytest.fixture
+def template() -> dict[str, Any]:
+    return load_template()
+
+
+@pytest.fixture(params=ENVIRONMENTS)
+def translated(request: pytest.FixtureRequest) -> dict[str, Any]:
+    return load_translated(request.param)
+
+
+def resources(template: dict[str, Any], kind: str) -> dict[str, dict[str, Any]]:
+    return {name: r for name, r in template["Resources"].items() if r["Type"] == kind}
+
+
+def api_functions(template: dict[str, Any]) -> dict[str, dict[str, Any]]:
+    """Functions behind an API route."""
+    return {
+        name: r
+        for name, r in resources(template, "AWS::Serverless::Function").items()
+        if any(e["Type"] == "Api" for e in r["Properties"].get("Events", {}).values())
+    }
+
+
+def walk(node: Any) -> Iterator[Any]:
+    yield node
+    if isinstance(node, dict):
+        for value in node.values():
+            yield from walk(value)
+    elif isinstance(node, list):
+        for value in node:
+            yield from walk(value)
+
+
+def evaluate(node: Any, parameters: dict[str, str], template: dict[str, Any]) -> Any:
+    """Resolve Ref to parameters, Fn::Equals/Not/If and Conditions: enough to ask 'what does this
+    stack get with these parameter values?'. Other intrinsics are returned as they are."""
+    if isinstance(node, list):
+        return [v for v in (evaluate(v, parameters, template) for v in node) if v is not _NO_VALUE]
+    if not isinstance(node, dict):
+        return node
+    if set(node) == {"Ref"}:
+        name = node["Ref"]
+        if name == "AWS::NoValue":
+            return _NO_VALUE
+        declared = template.get("Parameters", {}).get(name)
+        if declared is not None:
+            return str(parameters.get(name, declared.get("Default")))
+        return node
+    if set(node) == {"Condition"}:
+        return evaluate(template["Conditions"][node["Condition"]], parameters, template)
+    if set(node) == {"Fn::Equals"}:
+        left, right = (evaluate(v, parameters, template) for v in node["Fn::Equals"])
+        return str(left) == str(right)
+    if set(node) == {"Fn::Not"}:
+        return not evaluate(node["Fn::Not"][0], parameters, template)
+    if set(node) == {"Fn::If"}:
+        condition, when_true, when_false = node["Fn::If"]
+        chosen = when_true if evaluate(template["Conditions"][condition], parameters, template) else when_false
+        return evaluate(chosen, parameters, template)
+    return {k: v for k, v in ((k, evaluate(v, parameters, template)) for k, v in node.items()) if v is not _NO_VALUE}
+
+
+_NO_VALUE = object()

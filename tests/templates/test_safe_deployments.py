@@ -1,0 +1,131 @@
+"""Every API function deploys through CodeDeploy with alarms on the new version and the PreTraffic hook."""
+
+import copy
+import re
+
+import pytest
+
+from tests.templates.conftest import (
+    ENVIRONMENTS,
+    SAM_DEPLOYMENT_TYPES,
+    api_functions,
+    evaluate,
+    load_translated,
+    parameter_overrides,
+    resources,
+)
+
+
+def deployment_type_problems(template, overrides_by_env):
+    """Deployment types outside what SAM accepts: no linter catches them (e.g. Canary10Percent7Minutes)."""
+    problems = []
+    parameter = template["Parameters"]["DeploymentType"]
+    allowed = set(parameter["AllowedValues"])
+    problems += [f"AllowedValues has {t}" for t in sorted(allowed - SAM_DEPLOYMENT_TYPES)]
+    if parameter["Default"] not in allowed:
+        problems.append(f"Default {parameter['Default']}")
+    for env, overrides in overrides_by_env.items():
+        if overrides.get("DeploymentType") not in allowed:
+            problems.append(f"samconfig {env}: {overrides.get('DeploymentType')}")
+    for name, function in api_functions(template).items():
+        kind = function["Properties"]["DeploymentPreference"]["Type"]
+        if kind != {"Ref": "DeploymentType"} and kind not in SAM_DEPLOYMENT_TYPES:
+            problems.append(f"{name}: {kind}")
+    return problems
+
+
+def test_deployment_types_are_from_the_allowed_set(template):
+    overrides = {env: parameter_overrides(env) for env in ENVIRONMENTS}
+    assert deployment_type_problems(template, overrides) == []
+
+
+@pytest.mark.parametrize("where", ["allowed", "samconfig", "function"])
+def test_the_deployment_type_check_catches_bad_types(template, where):
+    broken = copy.deepcopy(template)
+    overrides = {env: parameter_overrides(env) for env in ENVIRONMENTS}
+    if where == "allowed":
+        broken["Parameters"]["DeploymentType"]["AllowedValues"].append("Canary10Percent7Minutes")
+    elif where == "samconfig":
+        overrides["prod"]["DeploymentType"] = "Canary10Percent7Minutes"
+    else:
+        broken["Resources"]["HomeFunction"]["Properties"]["DeploymentPreference"]["Type"] = "Linear5PercentEvery1Minute"
+    assert deployment_type_problems(broken, overrides)
+
+
+def test_dev_shifts_all_at_once_and_prod_by_canary():
+    assert parameter_overrides("dev")["DeploymentType"] == "AllAtOnce"
+    assert re.fullmatch(r"(Canary|Linear)10Percent.*", parameter_overrides("prod")["DeploymentType"])
+
+
+def test_every_api_function_has_alias_preference_alarms_and_hook(template):
+    functions = api_functions(template)
+    assert set(functions) == {"HomeFunction", "HealthcheckFunction", "SleepFunction", "SecretFunction"}
+    for name, function in functions.items():
+        properties = function["Properties"]
+        assert properties["AutoPublishAlias"] == "live", name
+        assert properties["AutoPublishAliasAllProperties"] is True, name
+        preference = properties["DeploymentPreference"]
+        assert preference["Type"] == {"Ref": "DeploymentType"}, name
+        assert preference["Hooks"] == {"PreTraffic": {"Ref": "PreTrafficFunction"}}, name
+        stem = name.removesuffix("Function")
+        assert preference["Alarms"] == [{"Ref": f"{stem}ErrorsAlarm"}, {"Ref": f"{stem}LatencyAlarm"}], name
+
+
+def test_the_hook_has_no_deployment_of_its_own_and_tests_every_new_version(template):
+    hook = template["Resources"]["PreTrafficFunction"]["Properties"]
+    assert "AutoPublishAlias" not in hook and "DeploymentPreference" not in hook
+    targets = hook["Environment"]["Variables"]["PRE_TRAFFIC_TARGETS"]["Fn::Sub"]
+    for name in api_functions(template):
+        folder = name.removesuffix("Function").lower()
+        assert f"{folder}=${{{name}.Version}}" in targets
+
+
+def test_alarms_watch_the_new_version_only(template):
+    for name in api_functions(template):
+        stem = name.removesuffix("Function")
+        version = {"Fn::Select": [7, {"Fn::Split": [":", {"Ref": f"{name}.Version"}]}]}
+        latency = template["Resources"][f"{stem}LatencyAlarm"]["Properties"]
+        assert {"Name": "ExecutedVersion", "Value": version} in latency["Dimensions"]
+        errors = template["Resources"][f"{stem}ErrorsAlarm"]["Properties"]["Metrics"]
+        dimensions = [d for m in errors if "MetricStat" in m for d in m["MetricStat"]["Metric"]["Dimensions"]]
+        assert {"Name": "ExecutedVersion", "Value": version} in dimensions
+        assert {"Name": "function_version", "Value": version} in dimensions
+
+
+@pytest.mark.parametrize("env", ENVIRONMENTS)
+def test_translation_has_alias_deployment_group_with_alarms_and_hook_per_function(env, template):
+    translated = load_translated(env)
+    groups = resources(translated, "AWS::CodeDeploy::DeploymentGroup")
+    aliases = resources(translated, "AWS::Lambda::Alias")
+    expected_type = parameter_overrides(env)["DeploymentType"]
+    for name in api_functions(template):
+        stem = name.removesuffix("Function")
+        alias = aliases[f"{name}Aliaslive"]
+        update = alias["UpdatePolicy"]["CodeDeployLambdaAliasUpdate"]
+        assert update["BeforeAllowTrafficHook"] == {"Ref": "PreTrafficFunction"}
+        group = groups[update["DeploymentGroupName"]["Ref"]]["Properties"]
+        assert group["AlarmConfiguration"] == {
+            "Alarms": [{"Name": {"Ref": f"{stem}ErrorsAlarm"}}, {"Name": {"Ref": f"{stem}LatencyAlarm"}}],
+            "Enabled": True,
+        }
+        assert "DEPLOYMENT_STOP_ON_ALARM" in group["AutoRollbackConfiguration"]["Events"]
+        assert group["DeploymentConfigName"]["Fn::Sub"][1] == {"ConfigName": expected_type}
+        assert group["ServiceRoleArn"] == {"Fn::GetAtt": ["CodeDeployRole", "Arn"]}
+
+
+@pytest.mark.parametrize("env", ENVIRONMENTS)
+def test_the_stage_carries_the_canary_only_when_enabled(env, template):
+    translated = load_translated(env)
+    (stage,) = resources(translated, "AWS::ApiGateway::Stage").values()
+    overrides = parameter_overrides(env)
+    off = evaluate(stage["Properties"], {**overrides, "EnableApiCanary": "false"}, translated)
+    on = evaluate(stage["Properties"], {**overrides, "EnableApiCanary": "true", "ApiCanaryPercent": "25"}, translated)
+    assert "CanarySetting" not in off
+    assert on["CanarySetting"] == {"PercentTraffic": "25", "UseStageCache": False}
+    assert template["Parameters"]["EnableApiCanary"]["Default"] == "false"
+
+
+def test_no_stray_stage_named_stage(translated):
+    assert [s["Properties"]["StageName"] for s in resources(translated, "AWS::ApiGateway::Stage").values()] == [
+        {"Ref": "Environment"}
+    ]
