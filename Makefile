@@ -23,8 +23,10 @@ export UV_PYTHON_DOWNLOADS := never
 export BC_SKIP_MAPPING := TRUE
 OFFLINE := AWS_DEFAULT_REGION=us-east-1
 
+ENV         ?= dev                   # samconfig.toml section: dev | prod
+
 .PHONY: help install test lint format typecheck requirements check-requirements validate cfn-lint build \
-        translate checkov unit clean
+        translate checkov unit package deploy destroy clean
 
 help: ## list the targets
 	@grep -hE '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-20s %s\n", $$1, $$2}'
@@ -101,6 +103,18 @@ checkov: $(CHECKOV_ENV)/.installed ## checkov over every template and the transl
 unit: $(VENV)/.installed ## pytest: unit tests (moto, no network) and template policy tests
 	mkdir -p $(REPORTS)
 	$(VENV)/bin/pytest --junitxml=$(REPORTS)/junit.xml
+
+# ---------------------------------------------------------------- delivery (needs AWS credentials)
+package: build ## upload code to ARTIFACT_BUCKET and write .aws-sam/packaged.yaml (CodeBuild runs this)
+	@test -n "$(ARTIFACT_BUCKET)" || { echo "usage: make package ARTIFACT_BUCKET=<bucket> [ARTIFACT_PREFIX=<prefix>]"; exit 2; }
+	$(SAM) package --template-file $(BUILD_DIR)/build/template.yaml --s3-bucket $(ARTIFACT_BUCKET) \
+	  --s3-prefix $(or $(ARTIFACT_PREFIX),aws-cicd) --output-template-file $(BUILD_DIR)/packaged.yaml
+
+deploy: build ## sam deploy with samconfig.toml section ENV (dev|prod)
+	$(SAM) deploy --config-env $(strip $(ENV)) --template-file $(BUILD_DIR)/build/template.yaml
+
+destroy: $(SAM_ENV)/.installed ## delete the ENV stack (asks for confirmation)
+	$(SAM) delete --config-env $(strip $(ENV))
 
 clean: ## remove build output and caches (keeps the environments)
 	rm -rf $(BUILD_DIR) $(REPORTS) .mypy_cache .ruff_cache .pytest_cache

@@ -1,0 +1,89 @@
+"""Makefile targets are the only interface: CI, CodeBuild and the README use exactly them."""
+
+import os
+import re
+import socket
+import subprocess
+import time
+from collections.abc import Iterator
+from pathlib import Path
+
+import boto3
+import pytest
+import yaml
+
+from tests.factories import ROOT
+
+MAKEFILE = (ROOT / "Makefile").read_text()
+TARGETS = set(re.findall(r"^([a-z][a-z-]*):", MAKEFILE, flags=re.MULTILINE))
+
+
+def test_ci_runs_exactly_make_test():
+    commands = [
+        line
+        for line in (ROOT / ".ci" / "run").read_text().splitlines()
+        if line.strip() and not line.startswith("#") and not line.startswith(("set ", "cd "))
+    ]
+    assert commands == ["make test"]
+
+
+def test_readme_starts_with_the_two_commands_and_names_only_real_targets():
+    readme = (ROOT / "README.md").read_text()
+    first_block = readme.split("```bash", 1)[1].split("```", 1)[0]
+    assert [line.split()[:2] for line in first_block.strip().splitlines()] == [["make", "test"], ["make", "run"]]
+    used = set(re.findall(r"`make ([a-z-]+)", readme)) | set(re.findall(r"^make ([a-z-]+)", readme, re.MULTILINE))
+    assert used - {"run"} <= TARGETS, used - TARGETS  # `make run` arrives with the local host
+
+
+def test_buildspec_runs_only_make_targets():
+    spec = yaml.safe_load((ROOT / "buildspec.yml").read_text())
+    commands = [c for phase in spec["phases"].values() for c in phase["commands"]]
+    assert commands and all(c.split()[0] == "make" and c.split()[1] in TARGETS for c in commands)
+    assert "test" in [c.split()[1] for c in commands]
+
+
+@pytest.fixture
+def local_s3() -> Iterator[str]:
+    """moto's server on 127.0.0.1 (a free port), stopped after the test."""
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+    server = subprocess.Popen(
+        [str(ROOT / ".venv" / "bin" / "moto_server"), "-H", "127.0.0.1", "-p", str(port)],
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
+    url = f"http://127.0.0.1:{port}"
+    try:
+        for _ in range(100):
+            try:
+                socket.create_connection(("127.0.0.1", port), timeout=0.2).close()
+                break
+            except OSError:
+                time.sleep(0.1)
+        yield url
+    finally:
+        server.terminate()
+        server.wait(timeout=10)
+
+
+def test_make_package_uploads_the_code_and_rewrites_the_template(local_s3, tmp_path):
+    """What CodeBuild runs, against a local S3: every code location becomes an s3:// URI that exists."""
+    s3 = boto3.client("s3", endpoint_url=local_s3)
+    s3.create_bucket(Bucket="artifacts")
+    environment = {**os.environ, "AWS_ENDPOINT_URL": local_s3, "AWS_DEFAULT_REGION": "us-east-1"}
+    result = subprocess.run(
+        ["make", "package", "ARTIFACT_BUCKET=artifacts", "ARTIFACT_PREFIX=test"],
+        cwd=ROOT,
+        env=environment,
+        capture_output=True,
+        text=True,
+        timeout=300,
+        check=False,
+    )
+    assert result.returncode == 0, result.stdout + result.stderr
+    packaged = Path(ROOT / ".aws-sam" / "packaged.yaml").read_text()
+    uris = re.findall(r"(?:CodeUri|ContentUri): (\S+)", packaged)
+    assert len(uris) == 6 and all(u.startswith("s3://artifacts/test/") for u in uris), uris
+    keys = {o["Key"] for o in s3.list_objects_v2(Bucket="artifacts")["Contents"]}
+    assert {u.removeprefix("s3://artifacts/") for u in uris} <= keys
