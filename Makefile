@@ -25,7 +25,7 @@ OFFLINE := AWS_DEFAULT_REGION=us-east-1
 
 ENV         ?= dev                   # samconfig.toml section: dev | prod
 
-.PHONY: help install test lint format typecheck requirements check-requirements validate cfn-lint build \
+.PHONY: help run install test lint format typecheck requirements check-requirements validate cfn-lint build \
         translate checkov unit package deploy destroy clean
 
 help: ## list the targets
@@ -52,6 +52,11 @@ $(CHECKOV_ENV)/.installed: tools/checkov/requirements.txt $(UV)
 	touch $@
 
 install: $(VENV)/.installed $(SAM_ENV)/.installed $(CHECKOV_ENV)/.installed ## create the app env and the isolated tool envs from the lock files
+
+# ---------------------------------------------------------------- run
+run: $(VENV)/.installed ## serve the API on 127.0.0.1:3000 with a local AWS (moto) holding the secret; Ctrl-C stops
+	PYTHONPATH=.:layers/shared $(VENV)/bin/python -m host.local $(if $(REAL_AWS),--real-aws) \
+	  $(if $(ENV_VARS),--env-file $(ENV_VARS))
 
 # ---------------------------------------------------------------- checks
 test: install ## every offline check (what CI runs)

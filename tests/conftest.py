@@ -1,6 +1,7 @@
 """Shared fixtures. The environment is set before any handler is imported, because Powertools
 objects read it when they are built. Fake credentials make sure no test can reach a real account."""
 
+import importlib
 import json
 import os
 import sys
@@ -8,7 +9,9 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 from typing import Any
 
+import boto3
 import pytest
+from moto import mock_aws
 
 for _variable in ("AWS_PROFILE", "AWS_ENDPOINT_URL", "AWS_SESSION_TOKEN", "SECRET_PARAMETER_NAME"):
     os.environ.pop(_variable, None)
@@ -28,6 +31,7 @@ from simple_api.observability import logger, metrics  # noqa: E402
 from simple_api.settings import get_settings  # noqa: E402
 
 SECRET_NAME = "/simple-api/dev/secret"
+SECRET_VALUE = "correct-horse-battery-staple-42"
 
 
 @dataclass
@@ -40,6 +44,19 @@ class FakeLambdaContext:
 
     def get_remaining_time_in_millis(self) -> int:
         return 30_000
+
+
+def pytest_addoption(parser: pytest.Parser) -> None:
+    group = parser.getgroup("contract", "contract suite target (tests/contract)")
+    group.addoption("--base-url", default=None, help="run the contract suite against this URL")
+    group.addoption("--stack-name", default=None, help="...or against the ApiUrl output of this stack")
+    group.addoption(
+        "--secret",
+        choices=("present", "absent", "any"),
+        default=None,
+        help="what GET /secret must find (default: present for a started host or a stack, any for --base-url)",
+    )
+    group.addoption("--max-sleep", type=float, default=25.0, help="the target's MaxSleepSeconds")
 
 
 @pytest.fixture
@@ -72,6 +89,7 @@ def _fresh_container(monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
     get_settings.cache_clear()
     cold_start.reset_cold_start_flag()
     metrics.clear_metrics()
+    logger.thread_safe_clear_keys()
     yield
     get_settings.cache_clear()
     metrics.clear_metrics()
@@ -102,3 +120,28 @@ def emitted_metrics(text: str) -> dict[str, dict[str, Any]]:
                     "dimensions": directive["Dimensions"],
                 }
     return found
+
+
+@pytest.fixture
+def aws(monkeypatch: pytest.MonkeyPatch) -> Iterator[dict[str, Any]]:
+    """A fresh moto account; the secret function is configured to read SECRET_NAME."""
+    monkeypatch.setenv("SECRET_PARAMETER_NAME", SECRET_NAME)
+    with mock_aws():
+        importlib.import_module("functions.secret.handler")._store.cache_clear()
+        kms = boto3.client("kms")
+        yield {"ssm": boto3.client("ssm"), "key": kms.create_key()["KeyMetadata"]["KeyId"]}
+        importlib.import_module("functions.secret.handler")._store.cache_clear()
+
+
+@pytest.fixture
+def secret(aws: dict[str, Any]) -> str:
+    aws["ssm"].put_parameter(Name=SECRET_NAME, Value=SECRET_VALUE, Type="SecureString", KeyId=aws["key"])
+    return SECRET_VALUE
+
+
+@pytest.fixture
+def no_sleep(monkeypatch: pytest.MonkeyPatch) -> list[float]:
+    """Record requested sleeps instead of sleeping."""
+    slept: list[float] = []
+    monkeypatch.setattr("simple_api.services.sleep.time.sleep", slept.append)
+    return slept

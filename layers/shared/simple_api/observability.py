@@ -9,12 +9,16 @@
   cold start and our handlers have no downstream call worth a subsegment (docs/decisions.md).
 """
 
+import threading
 import warnings
+from collections.abc import Callable
+from functools import wraps
+from typing import Any
 
 from aws_lambda_powertools.logging import Logger, correlation_paths
 from aws_lambda_powertools.metrics import Metrics, MetricUnit, single_metric
 
-__all__ = ["MetricUnit", "correlation_paths", "count_metric", "logger", "metrics"]
+__all__ = ["MetricUnit", "correlation_paths", "count_metric", "logger", "metrics", "share_between_threads"]
 
 logger = Logger(utc=True)
 metrics = Metrics()
@@ -41,3 +45,42 @@ def count_metric(name: str, **dimensions: str) -> None:
             metric.add_dimension(name="service", value=metrics.service)
         for key, value in dimensions.items():
             metric.add_dimension(name=key, value=value)
+
+
+def _locked(lock: threading.RLock, method: Callable[..., Any]) -> Callable[..., Any]:
+    @wraps(method)
+    def call(*args: Any, **kwargs: Any) -> Any:
+        with lock:
+            return method(*args, **kwargs)
+
+    return call
+
+
+def share_between_threads() -> None:
+    """Make the singletons safe for many requests per process (host/ with gunicorn threads).
+
+    Lambda runs one request per process at a time, which Powertools assumes: the logger's request
+    keys (correlation id, request id) are global, and the metric set is one shared dict. Under
+    threads, keys go thread-local (each thread starts a request with none) and metric operations
+    take one lock. Idempotent.
+    """
+    if getattr(logger, "_shared_between_threads", False):
+        return
+    logger.append_keys = logger.thread_safe_append_keys  # type: ignore[method-assign]
+    lock = threading.RLock()
+    provider = metrics.provider
+    for name in (
+        "add_metric",
+        "add_dimension",
+        "add_metadata",
+        "flush_metrics",
+        "clear_metrics",
+        "serialize_metric_set",
+    ):
+        setattr(provider, name, _locked(lock, getattr(provider, name)))
+    logger._shared_between_threads = True  # type: ignore[attr-defined]
+
+
+def start_request() -> None:
+    """Forget the previous request's thread-local log keys (a pooled thread serves many requests)."""
+    logger.thread_safe_clear_keys()

@@ -1,0 +1,20 @@
+"""gunicorn settings for the host: threads, so one long /sleep never blocks /healthcheck.
+
+Every value can be overridden by the environment (EC2 and Fargate set HOST_BIND to their port).
+"""
+
+import os
+
+bind = os.environ.get("HOST_BIND", "127.0.0.1:3000")
+worker_class = "gthread"
+workers = int(os.environ.get("HOST_WORKERS", "2"))
+threads = int(os.environ.get("HOST_THREADS", "16"))
+# The longest request is a 25 s sleep; gthread workers keep their heartbeat while threads sleep.
+timeout = int(os.environ.get("HOST_WORKER_TIMEOUT", "60"))
+graceful_timeout = int(os.environ.get("HOST_GRACEFUL_TIMEOUT", "30"))
+keepalive = 5
+accesslog = os.environ.get("HOST_ACCESS_LOG", "-")
+access_log_format = '{"remote":"%(h)s","request":"%(r)s","status":%(s)s,"bytes":"%(b)s","ms":%(M)s}'
+errorlog = "-"
+loglevel = os.environ.get("HOST_LOG_LEVEL", "info")
+preload_app = False
