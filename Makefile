@@ -26,7 +26,7 @@ OFFLINE := AWS_DEFAULT_REGION=us-east-1
 ENV         ?= dev                   # samconfig.toml section: dev | prod
 
 .PHONY: help run install test lint format typecheck requirements check-requirements validate cfn-lint build \
-        translate checkov unit package deploy destroy clean
+        translate checkov unit openapi package deploy destroy clean
 
 help: ## list the targets
 	@grep -hE '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-20s %s\n", $$1, $$2}'
@@ -72,6 +72,9 @@ format: $(VENV)/.installed ## apply ruff fixes and formatting
 
 typecheck: $(VENV)/.installed ## mypy (strict on simple_api, functions and scripts)
 	$(VENV)/bin/mypy
+
+openapi: $(VENV)/.installed ## regenerate docs/openapi.json from template.yaml routes and events/expected.json
+	PYTHONPATH=.:layers/shared $(VENV)/bin/python -m host.openapi docs/openapi.json
 
 requirements: $(UV) ## regenerate layers/shared/requirements.txt from uv.lock
 	$(UV) export --frozen --no-dev --no-emit-project --no-header --quiet --format requirements-txt \
