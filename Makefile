@@ -77,11 +77,11 @@ openapi: $(VENV)/.installed ## regenerate docs/openapi.json from template.yaml r
 	PYTHONPATH=.:layers/shared $(VENV)/bin/python -m host.openapi docs/openapi.json
 
 requirements: $(UV) ## regenerate layers/shared/requirements.txt from uv.lock
-	$(UV) export --frozen --no-dev --no-emit-project --no-header --quiet --format requirements-txt \
+	$(UV) export --frozen --no-default-groups --no-emit-project --no-header --quiet --format requirements-txt \
 	  -o layers/shared/requirements.txt
 
 check-requirements: $(UV) ## the layer's requirements match uv.lock
-	$(UV) export --frozen --no-dev --no-emit-project --no-header --quiet --format requirements-txt \
+	$(UV) export --frozen --no-default-groups --no-emit-project --no-header --quiet --format requirements-txt \
 	  | diff -u layers/shared/requirements.txt - \
 	  || { echo "layers/shared/requirements.txt is stale: run 'make requirements'"; exit 1; }
 

@@ -37,7 +37,11 @@ def _responses(function: str, expected: dict[str, Any]) -> dict[str, Any]:
     return responses
 
 
-def build(template: Path = ROOT / "template.yaml", expectations: Path = ROOT / "events" / "expected.json") -> dict[str, Any]:
+TEMPLATE = ROOT / "template.yaml"
+EXPECTATIONS = ROOT / "events" / "expected.json"
+
+
+def build(template: Path = TEMPLATE, expectations: Path = EXPECTATIONS) -> dict[str, Any]:
     api = read_api(template)
     expected = json.loads(expectations.read_text())
     paths: dict[str, Any] = {}
@@ -55,8 +59,12 @@ def build(template: Path = ROOT / "template.yaml", expectations: Path = ROOT / "
             paths.setdefault(route.path, {})[method] = operation
     return {
         "openapi": "3.0.3",
-        "info": {"title": "simple-api", "version": "1", "description": "Generated from template.yaml and "
-                 "events/expected.json by host/openapi.py (make openapi). Do not edit."},
+        "info": {
+            "title": "simple-api",
+            "version": "1",
+            "description": "Generated from template.yaml and "
+            "events/expected.json by host/openapi.py (make openapi). Do not edit.",
+        },
         "paths": paths,
     }
 

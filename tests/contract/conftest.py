@@ -48,7 +48,7 @@ def _stack_url(stack: str) -> str:
     import boto3
 
     outputs = boto3.client("cloudformation").describe_stacks(StackName=stack)["Stacks"][0]["Outputs"]
-    return next(o["OutputValue"] for o in outputs if o["OutputKey"] == "ApiUrl")
+    return str(next(o["OutputValue"] for o in outputs if o["OutputKey"] == "ApiUrl"))
 
 
 @pytest.fixture(scope="session")

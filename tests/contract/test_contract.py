@@ -1,8 +1,8 @@
 """The API contract (shared/docs/architecture.md), over HTTP, against any runtime.
 
-    pytest tests/contract                                  # a host started here (moto holds the secret)
-    pytest tests/contract --base-url http://127.0.0.1:3000 -p no:socket --secret any
-    pytest tests/contract --stack-name aws-cicd-dev -p no:socket
+pytest tests/contract                                  # a host started here (moto holds the secret)
+pytest tests/contract --base-url http://127.0.0.1:3000 -p no:socket --secret any
+pytest tests/contract --stack-name aws-cicd-dev -p no:socket
 """
 
 import threading
@@ -41,8 +41,32 @@ def test_sleep_echoes_the_value_as_given(target: Target, seconds: str):
     assert time.monotonic() - started >= float(seconds)
 
 
-BAD = ["hello", "-1", "-0.5", "nan", "NaN", "inf", "-inf", "Infinity", "1e9", "1e400", "26", "25.5", "0x10",
-       "1_0", "1,5", "1e", "9" * 1000, " 1", "1 ", "\u0663", "\u00bd", "%", "'; DROP TABLE x; --", "<script>"]
+BAD = [
+    "hello",
+    "-1",
+    "-0.5",
+    "nan",
+    "NaN",
+    "inf",
+    "-inf",
+    "Infinity",
+    "1e9",
+    "1e400",
+    "26",
+    "25.5",
+    "0x10",
+    "1_0",
+    "1,5",
+    "1e",
+    "9" * 1000,
+    " 1",
+    "1 ",
+    "\u0663",
+    "\u00bd",
+    "%",
+    "'; DROP TABLE x; --",
+    "<script>",
+]
 
 
 @pytest.mark.parametrize("seconds", BAD, ids=[b[:20] for b in BAD])
@@ -81,8 +105,15 @@ def test_secret(target: Target):
 
 @pytest.mark.parametrize(
     ("method", "path"),
-    [("GET", "/nope"), ("GET", "/healthcheck/extra"), ("POST", "/healthcheck"), ("DELETE", "/"), ("PUT", "/secret"),
-     ("GET", "/sleep"), ("GET", "/sleep/1/2")],
+    [
+        ("GET", "/nope"),
+        ("GET", "/healthcheck/extra"),
+        ("POST", "/healthcheck"),
+        ("DELETE", "/"),
+        ("PUT", "/secret"),
+        ("GET", "/sleep"),
+        ("GET", "/sleep/1/2"),
+    ],
 )
 def test_unknown_routes_and_methods(target: Target, method: str, path: str):
     reply = fetch(target, path, method=method)

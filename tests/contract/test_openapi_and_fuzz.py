@@ -32,9 +32,24 @@ def test_schemathesis_finds_no_server_error_and_no_schema_violation(tmp_path: Pa
     env_file.write_text(json.dumps({"SleepFunction": {"MAX_SLEEP_SECONDS": "0.05"}}))
     with running(free_port(), free_port(), env_file=env_file, quiet=True) as api:
         result = subprocess.run(
-            [str(Path(sys.executable).parent / "st"), "run", str(DOCUMENT), "--url", api.url, "--checks", CHECKS,
-             "--max-examples", "400", "--seed", "20261126", "--no-color"],
-            capture_output=True, text=True, timeout=300, check=False,
+            [
+                str(Path(sys.executable).parent / "st"),
+                "run",
+                str(DOCUMENT),
+                "--url",
+                api.url,
+                "--checks",
+                CHECKS,
+                "--max-examples",
+                "400",
+                "--seed",
+                "20261126",
+                "--no-color",
+            ],
+            capture_output=True,
+            text=True,
+            timeout=300,
+            check=False,
         )
     output = result.stdout + result.stderr
     assert result.returncode == 0, output[-3000:]

@@ -28,11 +28,18 @@ def processes_mentioning(text: str, where: str = "cmdline") -> list[int]:
 
 def test_run_serves_the_seeded_secret_and_ctrl_c_stops_everything():
     port, aws_port = free_port(), free_port()
-    environment = {**os.environ, "PYTHONPATH": f"{ROOT}:{ROOT / 'layers' / 'shared'}",
-                   "LOCAL_SECRET": "a-local-secret-for-this-test-99"}
+    environment = {
+        **os.environ,
+        "PYTHONPATH": f"{ROOT}:{ROOT / 'layers' / 'shared'}",
+        "LOCAL_SECRET": "a-local-secret-for-this-test-99",
+    }
     runner = subprocess.Popen(
         [sys.executable, "-m", "host.local", "--port", str(port), "--aws-port", str(aws_port)],
-        cwd=ROOT, env=environment, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, start_new_session=True,
+        cwd=ROOT,
+        env=environment,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.DEVNULL,
+        start_new_session=True,
     )
     try:
         wait_until(f"http://127.0.0.1:{port}/healthcheck", 60, runner)
