@@ -26,7 +26,7 @@ OFFLINE := AWS_DEFAULT_REGION=us-east-1
 ENV         ?= dev                   # samconfig.toml section: dev | prod
 
 .PHONY: help run install test lint format typecheck requirements check-requirements validate cfn-lint build \
-        translate checkov unit openapi package deploy destroy clean
+        translate checkov unit openapi test-sam-local sam-local-tier-if-possible package deploy destroy clean
 
 help: ## list the targets
 	@grep -hE '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-20s %s\n", $$1, $$2}'
@@ -59,8 +59,9 @@ run: $(VENV)/.installed ## serve the API on 127.0.0.1:3000 with a local AWS (mot
 	  $(if $(ENV_VARS),--env-file $(ENV_VARS))
 
 # ---------------------------------------------------------------- checks
-test: install ## every offline check (what CI runs)
+test: install ## every offline check (what CI runs), then the sam local tier where a Docker engine can start
 	@$(MAKE) lint typecheck check-requirements validate cfn-lint translate checkov unit
+	@$(MAKE) sam-local-tier-if-possible
 
 lint: $(VENV)/.installed ## ruff lint + format check
 	$(VENV)/bin/ruff check .
@@ -111,6 +112,13 @@ checkov: $(CHECKOV_ENV)/.installed ## checkov over every template and the transl
 unit: $(VENV)/.installed ## pytest: unit tests (moto, no network) and template policy tests
 	mkdir -p $(REPORTS)
 	$(VENV)/bin/pytest --junitxml=$(REPORTS)/junit.xml
+
+# The sam local tier needs root and Debian's docker.io; where it cannot start it prints a loud SKIPPED line.
+test-sam-local: install ## sam local invoke for every events/ fixture + the contract suite against sam local start-api
+	bash scripts/sam-local-tier.sh
+
+sam-local-tier-if-possible: install
+	bash scripts/sam-local-tier.sh || { rc=$$?; [ $$rc -eq 77 ] || exit $$rc; }
 
 # ---------------------------------------------------------------- delivery (needs AWS credentials)
 package: build ## upload code to ARTIFACT_BUCKET and write .aws-sam/packaged.yaml (CodeBuild runs this)
