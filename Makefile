@@ -26,7 +26,7 @@ OFFLINE := AWS_DEFAULT_REGION=us-east-1
 ENV         ?= dev                   # samconfig.toml section: dev | prod
 
 .PHONY: help run install test lint format typecheck requirements check-requirements validate cfn-lint build \
-        translate checkov unit openapi test-sam-local sam-local-tier-if-possible package deploy destroy clean
+        translate checkov unit openapi contract test-sam-local sam-local-tier-if-possible package deploy destroy clean
 
 help: ## list the targets
 	@grep -hE '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-20s %s\n", $$1, $$2}'
@@ -112,6 +112,11 @@ checkov: $(CHECKOV_ENV)/.installed ## checkov over every template and the transl
 unit: $(VENV)/.installed ## pytest: unit tests (moto, no network) and template policy tests
 	mkdir -p $(REPORTS)
 	$(VENV)/bin/pytest --junitxml=$(REPORTS)/junit.xml
+
+contract: $(VENV)/.installed ## the contract suite against BASE_URL=... or STACK=... (needs network to reach it)
+	@test -n "$(BASE_URL)$(STACK)" || { echo "usage: make contract BASE_URL=<url> | STACK=<stack name>"; exit 2; }
+	$(VENV)/bin/pytest tests/contract/test_contract.py -p no:socket -o addopts="-ra" \
+	  $(if $(BASE_URL),--base-url $(BASE_URL)) $(if $(STACK),--stack-name $(STACK))
 
 # The sam local tier needs root and Debian's docker.io; where it cannot start it prints a loud SKIPPED line.
 test-sam-local: install ## sam local invoke for every events/ fixture + the contract suite against sam local start-api
