@@ -26,7 +26,7 @@ OFFLINE := AWS_DEFAULT_REGION=us-east-1
 ENV         ?= dev                   # samconfig.toml section: dev | prod
 
 .PHONY: help run install test lint format typecheck requirements check-requirements validate cfn-lint build \
-        translate checkov unit openapi contract test-sam-local sam-local-tier-if-possible package deploy destroy clean
+        translate checkov unit openapi contract test-sam-local sam-local-tier-if-possible package deploy set-secret destroy clean
 
 help: ## list the targets
 	@grep -hE '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-20s %s\n", $$1, $$2}'
@@ -133,6 +133,9 @@ package: build ## upload code to ARTIFACT_BUCKET and write .aws-sam/packaged.yam
 
 deploy: build ## sam deploy with samconfig.toml section ENV (dev|prod)
 	$(SAM) deploy --config-env $(strip $(ENV)) --template-file $(BUILD_DIR)/build/template.yaml
+
+set-secret: build ## deploy ENV with a new secret (asked without echo; SECRET_VALUE=... for scripts)
+	$(VENV)/bin/python scripts/set_secret.py $(strip $(ENV))
 
 destroy: $(SAM_ENV)/.installed ## delete the ENV stack (asks for confirmation)
 	$(SAM) delete --config-env $(strip $(ENV))

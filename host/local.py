@@ -59,7 +59,10 @@ def wait_until(url: str, seconds: float, process: subprocess.Popen[bytes]) -> No
 
 
 def seed(aws_url: str, secret_name: str, value: str) -> None:
+    """A KMS key and the SecureString, written by the same adapter the custom resource uses."""
     import boto3  # noqa: PLC0415 - only when seeding
+
+    from simple_api.adapters.ssm import SsmParameterWriter  # noqa: PLC0415
 
     session = boto3.Session(
         aws_access_key_id=LOCAL_CREDENTIALS["aws_access_key_id"],
@@ -67,10 +70,10 @@ def seed(aws_url: str, secret_name: str, value: str) -> None:
         region_name="us-east-1",
     )
     kms = session.client("kms", endpoint_url=aws_url)
-    key = kms.create_key(Description="simple-api local secret key")["KeyMetadata"]["KeyId"]
+    key = kms.create_key(Description="simple-api local secret key")["KeyMetadata"]["Arn"]
     kms.create_alias(AliasName=KEY_ALIAS, TargetKeyId=key)
-    ssm = session.client("ssm", endpoint_url=aws_url)
-    ssm.put_parameter(Name=secret_name, Value=value, Type="SecureString", KeyId=KEY_ALIAS, Overwrite=True)
+    writer = SsmParameterWriter(session.client("ssm", endpoint_url=aws_url))
+    writer.put(secret_name, value, key, {"project": "aws-cicd", "stack": "local"}, overwrite=True)
 
 
 def stop(processes: list[subprocess.Popen[bytes]]) -> None:

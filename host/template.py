@@ -98,11 +98,21 @@ class Api:
     gateway_responses: Mapping[str, GatewayResponse]
 
 
-def _resolve(node: Any, parameters: Mapping[str, str], region: str) -> Any:
+def _resolve(  # noqa: PLR0911 - one return per intrinsic
+    node: Any, parameters: Mapping[str, str], region: str, conditions: Mapping[str, Any] | None = None
+) -> Any:
+    """``node`` with the intrinsics a local run can know resolved; Unresolvable for the rest."""
+    conditions = conditions or {}
     if isinstance(node, (str, int, float, bool)) or node is None:
         return node
     if isinstance(node, list):
-        return [_resolve(item, parameters, region) for item in node]
+        return [_resolve(item, parameters, region, conditions) for item in node]
+    if set(node) == {"Fn::If"}:
+        if not (isinstance(node["Fn::If"], list) and len(node["Fn::If"]) == 3):
+            raise Unresolvable("Fn::If")
+        name, when_true, when_false = node["Fn::If"]
+        chosen = when_true if _condition(name, parameters, region, conditions) else when_false
+        return _resolve(chosen, parameters, region, conditions)
     if set(node) == {"Ref"}:
         name = node["Ref"]
         if name == "AWS::Region":
@@ -127,17 +137,43 @@ def _resolve(node: Any, parameters: Mapping[str, str], region: str) -> Any:
     raise Unresolvable(next(iter(node), "?"))
 
 
+def _condition(name: str, parameters: Mapping[str, str], region: str, conditions: Mapping[str, Any]) -> bool:
+    if name not in conditions:
+        raise Unresolvable(f"Condition {name}")
+    return _truth(conditions[name], parameters, region, conditions)
+
+
+def _truth(node: Any, parameters: Mapping[str, str], region: str, conditions: Mapping[str, Any]) -> bool:
+    """Fn::Equals / Not / And / Or / Condition, as CloudFormation evaluates Conditions."""
+    if isinstance(node, dict) and len(node) == 1:
+        ((function, arguments),) = node.items()
+        if function == "Condition":
+            return _condition(arguments, parameters, region, conditions)
+        if function == "Fn::Equals":
+            left, right = (_resolve(a, parameters, region, conditions) for a in arguments)
+            return str(left) == str(right)
+        if function == "Fn::Not":
+            return not _truth(arguments[0], parameters, region, conditions)
+        if function == "Fn::And":
+            return all(_truth(a, parameters, region, conditions) for a in arguments)
+        if function == "Fn::Or":
+            return any(_truth(a, parameters, region, conditions) for a in arguments)
+    raise Unresolvable("condition")
+
+
 def _parameters(template: Mapping[str, Any], overrides: Mapping[str, str]) -> dict[str, str]:
     values = {name: str(spec["Default"]) for name, spec in template.get("Parameters", {}).items() if "Default" in spec}
     values.update(overrides)
     return values
 
 
-def _environment(variables: Mapping[str, Any], parameters: Mapping[str, str], region: str) -> dict[str, str]:
+def _environment(
+    variables: Mapping[str, Any], parameters: Mapping[str, str], region: str, conditions: Mapping[str, Any]
+) -> dict[str, str]:
     environment = {}
     for key, value in variables.items():
         try:
-            resolved = _resolve(value, parameters, region)
+            resolved = _resolve(value, parameters, region, conditions)
         except Unresolvable:
             continue  # needs a deployed stack; sam local leaves such variables out too
         if resolved is not None:
@@ -172,7 +208,7 @@ def read_api(path: Path, parameter_overrides: Mapping[str, str] | None = None, r
             attribute=attribute,
             timeout_seconds=float(_resolve(properties.get("Timeout", DEFAULT_TIMEOUT_SECONDS), parameters, region)),
             memory_mb=int(_resolve(properties.get("MemorySize", 128), parameters, region)),
-            environment=_environment(variables, parameters, region),
+            environment=_environment(variables, parameters, region, template.get("Conditions", {})),
         )
         routes += [Route(method=str(e["Method"]).upper(), path=str(e["Path"]), function=name) for e in events]
     api: dict[str, Any] = next((r["Properties"] for r in resources.values() if r.get("Type") == API), {})

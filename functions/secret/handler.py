@@ -20,4 +20,5 @@ def _store() -> SsmSecretStore:
 @metrics.log_metrics(capture_cold_start_metric=True)
 @endpoint
 def lambda_handler(event: ProxyEvent, context: Any) -> dict[str, str]:
-    return secret.read_secret(get_settings().require_secret_parameter_name(), _store())
+    settings = get_settings()
+    return secret.read_secret(settings.require_secret_parameter_name(), _store(), reveal=settings.show_full_secret)

@@ -82,3 +82,32 @@ def test_the_loader_reads_every_short_form_tag(tmp_path: Path):
         "C": {"Fn::Sub": ["${a}", {"a": 1}]},
         "D": {"Fn::If": ["c", {"x": 1}, {"Ref": "AWS::NoValue"}]},
     }
+
+
+@pytest.mark.parametrize(
+    ("parameters", "value"),
+    [
+        ({"Mode": "a", "Other": "x"}, "first"),
+        ({"Mode": "b", "Other": "x"}, "second"),
+        ({"Mode": "b", "Other": "y"}, "first"),
+    ],
+)
+def test_conditions_choose_the_branch_as_cloudformation_would(parameters, value):
+    conditions = {
+        "IsA": {"Fn::Equals": [{"Ref": "Mode"}, "a"]},
+        "IsY": {"Fn::Not": [{"Fn::Equals": [{"Ref": "Other"}, "x"]}]},
+        "Either": {"Fn::Or": [{"Condition": "IsA"}, {"Fn::And": [{"Condition": "IsY"}]}]},
+    }
+    node = {"Fn::If": ["Either", "first", {"Fn::If": ["IsA", {"Fn::GetAtt": ["R", "A"]}, "second"]}]}
+    assert _resolve(node, parameters, "us-east-1", conditions) == value
+
+
+def test_the_secret_name_follows_the_template_condition():
+    api = read_api(ROOT / "template.yaml")
+    environment = api.functions["SecretFunction"].environment
+    assert environment["SECRET_PARAMETER_NAME"] == "/simple-api/dev/secret"
+    assert environment["SECRET_PARAMETER_OWNER"] == "external"
+    assert "SHOW_FULL_SECRET" in environment
+    owned = read_api(ROOT / "template.yaml", {"SecretValue": "given"}).functions["SecretFunction"].environment
+    assert "SECRET_PARAMETER_OWNER" not in owned  # the custom resource's id: only a deployed stack knows it
+    assert owned["SECRET_PARAMETER_NAME"] == "/simple-api/dev/secret"

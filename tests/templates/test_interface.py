@@ -84,7 +84,14 @@ def test_make_package_uploads_the_code_and_rewrites_the_template(local_s3, tmp_p
     assert result.returncode == 0, result.stdout + result.stderr
     packaged = Path(ROOT / ".aws-sam" / "packaged.yaml").read_text()
     uris = re.findall(r"(?:CodeUri|ContentUri): (\S+)", packaged)
-    assert len(uris) == 6 and all(u.startswith("s3://artifacts/test/") for u in uris), uris
+    from tests.templates.conftest import load_template
+
+    code = [
+        r
+        for r in load_template()["Resources"].values()
+        if r["Type"].startswith("AWS::Serverless::") and r["Type"] != "AWS::Serverless::Api"
+    ]
+    assert len(uris) == len(code) and all(u.startswith("s3://artifacts/test/") for u in uris), uris
     keys = {o["Key"] for o in s3.list_objects_v2(Bucket="artifacts")["Contents"]}
     assert {u.removeprefix("s3://artifacts/") for u in uris} <= keys
 
@@ -96,3 +103,24 @@ def test_the_sam_local_tier_says_skipped_loudly_where_it_cannot_start():
     result = subprocess.run(script, capture_output=True, text=True, timeout=60, check=False)
     assert result.returncode == 77
     assert "*** SKIPPED: sam local tier: needs root" in result.stdout
+
+
+def test_set_secret_keeps_the_samconfig_parameters_and_never_prints_the_value(tmp_path):
+    fake_sam = tmp_path / "sam"
+    fake_sam.write_text(f"#!/bin/sh\nprintf '%s\\n' \"$@\" > {tmp_path / 'args'}\n")
+    fake_sam.chmod(0o755)
+    environment = {**os.environ, "SAM": str(fake_sam), "SECRET_VALUE": "rotated-secret-value-77"}
+    result = subprocess.run(
+        [str(ROOT / ".venv" / "bin" / "python"), str(ROOT / "scripts" / "set_secret.py"), "prod"],
+        env=environment,
+        capture_output=True,
+        text=True,
+        timeout=30,
+        check=False,
+    )
+    assert result.returncode == 0, result.stderr
+    assert "rotated-secret-value-77" not in result.stdout + result.stderr
+    arguments = (tmp_path / "args").read_text().splitlines()
+    assert arguments[:3] == ["deploy", "--config-env", "prod"]
+    assert "Environment=prod" in arguments and "DeploymentType=Canary10Percent5Minutes" in arguments
+    assert arguments[-1] == "SecretValue=rotated-secret-value-77"

@@ -40,3 +40,10 @@ class ConfigurationError(DomainError):
 
     code = "ConfigurationError"
     metric = "ConfigurationError"
+
+
+class UpstreamError(DomainError):
+    """An AWS call this service depends on failed (the message names the call and error code only)."""
+
+    code = "UpstreamError"
+    metric = "UpstreamError"

@@ -13,7 +13,7 @@ from functools import wraps
 from http import HTTPStatus
 from typing import Any
 
-from simple_api.errors import ConfigurationError, DomainError, InvalidInput, SecretUnavailable
+from simple_api.errors import ConfigurationError, DomainError, InvalidInput, SecretUnavailable, UpstreamError
 from simple_api.observability import MetricUnit, count_metric, logger, metrics
 
 type ProxyEvent = Mapping[str, Any]
@@ -25,6 +25,7 @@ STATUS_BY_ERROR: dict[type[DomainError], HTTPStatus] = {
     InvalidInput: HTTPStatus.BAD_REQUEST,
     SecretUnavailable: HTTPStatus.SERVICE_UNAVAILABLE,
     ConfigurationError: HTTPStatus.INTERNAL_SERVER_ERROR,
+    UpstreamError: HTTPStatus.BAD_GATEWAY,
 }
 TEXT = "text/plain; charset=utf-8"
 JSON = "application/json"

@@ -22,6 +22,8 @@ class Settings:
     max_sleep_seconds: float = DEFAULT_MAX_SLEEP_SECONDS
     secret_parameter_name: str | None = None
     secret_max_age_seconds: int = DEFAULT_SECRET_MAX_AGE_SECONDS
+    #: show the whole secret instead of the masked value (a workshop opt-in, off by default)
+    show_full_secret: bool = False
     #: the PreTraffic hook's targets: ``function=version-arn`` pairs separated by commas
     pre_traffic_targets: str | None = None
 
@@ -46,6 +48,15 @@ def _number(environ: Mapping[str, str], name: str, default: float, low: float, h
     return value
 
 
+def _flag(environ: Mapping[str, str], name: str) -> bool:
+    raw = environ.get(name, "").strip().lower()
+    if raw in ("", "false", "0", "no"):
+        return False
+    if raw in ("true", "1", "yes"):
+        return True
+    raise ConfigurationError("the service is not configured", detail=f"{name} must be true or false")
+
+
 def load_settings(environ: Mapping[str, str]) -> Settings:
     """Build Settings from an environment mapping; raise ConfigurationError on malformed values."""
     return Settings(
@@ -56,6 +67,7 @@ def load_settings(environ: Mapping[str, str]) -> Settings:
         secret_max_age_seconds=int(
             _number(environ, "SECRET_MAX_AGE_SECONDS", DEFAULT_SECRET_MAX_AGE_SECONDS, 0, 86_400)
         ),
+        show_full_secret=_flag(environ, "SHOW_FULL_SECRET"),
         pre_traffic_targets=environ.get("PRE_TRAFFIC_TARGETS") or None,
     )
 

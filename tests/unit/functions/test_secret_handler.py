@@ -63,3 +63,46 @@ def test_the_secret_never_reaches_a_log_line_or_metric(fixture, lambda_context, 
     assert secret not in everything
     assert secret not in answer["body"]
     assert secret[:-2] not in answer["body"]
+
+
+def test_the_whole_value_only_with_the_explicit_opt_in(lambda_context, secret, monkeypatch):
+    monkeypatch.setenv("SHOW_FULL_SECRET", "true")
+    answer = handler("secret")(load_event("secret_get.json"), lambda_context)
+    assert json.loads(answer["body"]) == {"Name": SECRET_NAME, "Value": secret}
+
+
+@pytest.mark.parametrize("flag", ["maybe", "2", "on"])
+def test_an_unclear_opt_in_is_a_configuration_error_not_a_reveal(lambda_context, secret, monkeypatch, flag):
+    monkeypatch.setenv("SHOW_FULL_SECRET", flag)
+    answer = handler("secret")(load_event("secret_get.json"), lambda_context)
+    assert answer["statusCode"] == 500 and secret not in answer["body"]
+
+
+@pytest.mark.parametrize(
+    "code",
+    [
+        "InvalidCiphertextException",
+        "KMSAccessDeniedException",
+        "KMSDisabledException",
+        "ThrottlingException",
+        "AccessDeniedException",
+    ],
+)
+def test_undecryptable_or_throttled_is_a_503_without_detail(lambda_context, aws, monkeypatch, code):
+    import boto3
+    from aws_lambda_powertools.utilities.parameters import SSMProvider
+    from botocore.stub import Stubber
+
+    from simple_api.adapters.ssm import SsmSecretStore
+
+    client = boto3.client("ssm")
+    stubber = Stubber(client)
+    stubber.add_client_error("get_parameter", service_error_code=code, service_message="key detail here")
+    stubber.activate()
+    monkeypatch.setattr(
+        "functions.secret.handler._store", lambda: SsmSecretStore(60, provider=SSMProvider(boto3_client=client))
+    )
+    answer = handler("secret")(load_event("secret_get.json"), lambda_context)
+    assert answer["statusCode"] == 503
+    assert json.loads(answer["body"]) == {"error": "SecretUnavailable", "message": "the secret is not available"}
+    assert code not in answer["body"] and "detail" not in answer["body"]

@@ -1,4 +1,5 @@
-"""SSM Parameter Store, read through Powertools parameters (decrypt + cache with a max age).
+"""SSM Parameter Store: reads through Powertools parameters (decrypt + cache with a max age), and
+writes for the secure_parameter custom resource.
 
 boto3 is imported on first use, not at import: it costs ~0.35 s and only /secret needs it. The
 client fails fast (short timeouts, bounded retries), so an unreachable endpoint becomes a 503
@@ -6,9 +7,9 @@ long before the function times out.
 """
 
 import logging
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
-from simple_api.errors import SecretUnavailable
+from simple_api.errors import SecretUnavailable, UpstreamError
 
 if TYPE_CHECKING:
     from aws_lambda_powertools.utilities.parameters import SSMProvider
@@ -61,3 +62,65 @@ class SsmSecretStore:
         if not isinstance(value, str):
             raise SecretUnavailable("the secret is not available", detail="ssm returned no string value")
         return value
+
+
+class SsmParameterWriter:
+    """Creates, overwrites, tags and deletes SecureString parameters (for the secure_parameter
+    custom resource). Errors name the operation and the AWS error code, never a value."""
+
+    def __init__(self, client: Any = None) -> None:
+        self._client = client
+
+    def _ssm(self) -> Any:
+        for name in WIRE_LOGGERS:  # a PutParameter request body holds the value itself
+            wire = logging.getLogger(name)
+            wire.setLevel(max(wire.getEffectiveLevel(), logging.INFO))
+        if self._client is None:
+            import boto3  # noqa: PLC0415 - deferred: see module docstring
+            from botocore.config import Config  # noqa: PLC0415
+
+            self._client = boto3.client(
+                "ssm",
+                config=Config(
+                    connect_timeout=CONNECT_TIMEOUT_SECONDS,
+                    read_timeout=READ_TIMEOUT_SECONDS,
+                    retries={"mode": "standard", "max_attempts": MAX_ATTEMPTS},
+                ),
+            )
+        return self._client
+
+    def _call(self, operation: str, **arguments: Any) -> Any:
+        try:
+            return getattr(self._ssm(), operation)(**arguments)
+        except Exception as error:
+            raise UpstreamError(f"ssm {operation} failed: {_reason(error)}") from None
+
+    def put(self, name: str, value: str, key_id: str, tags: dict[str, str], *, overwrite: bool) -> None:
+        arguments: dict[str, Any] = {
+            "Name": name,
+            "Value": value,
+            "Type": "SecureString",
+            "KeyId": key_id,
+            "Overwrite": overwrite,
+            "Tier": "Standard",
+        }
+        if not overwrite and tags:
+            arguments["Tags"] = [{"Key": k, "Value": v} for k, v in sorted(tags.items())]
+        self._call("put_parameter", **arguments)
+        if overwrite and tags:
+            self._call(
+                "add_tags_to_resource",
+                ResourceType="Parameter",
+                ResourceId=name,
+                Tags=[{"Key": k, "Value": v} for k, v in sorted(tags.items())],
+            )
+
+    def delete(self, name: str) -> bool:
+        """Delete ``name``; False when it did not exist (already gone is not an error)."""
+        try:
+            self._ssm().delete_parameter(Name=name)
+        except Exception as error:
+            if _reason(error) == "ParameterNotFound":
+                return False
+            raise UpstreamError(f"ssm delete_parameter failed: {_reason(error)}") from None
+        return True

@@ -1,0 +1,47 @@
+"""`make set-secret ENV=dev|prod`: deploy the stack with a new SecretValue, read without echo.
+
+Keeps every parameter override of the samconfig.toml section (a command-line
+--parameter-overrides replaces them all otherwise) and adds SecretValue, so the value goes only to
+CloudFormation (as a NoEcho parameter) and never into a file or this program's output.
+"""
+
+import getpass
+import os
+import subprocess
+import sys
+import tomllib
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+
+
+def overrides(env: str) -> list[str]:
+    config = tomllib.loads((ROOT / "samconfig.toml").read_text())
+    found = config[env]["deploy"]["parameters"].get("parameter_overrides", [])
+    items = found.split() if isinstance(found, str) else list(found)
+    return [item for item in items if not item.startswith("SecretValue=")]
+
+
+def main(env: str) -> int:
+    value = os.environ.pop("SECRET_VALUE", None) or getpass.getpass("secret (not echoed): ")
+    if not value:
+        print("no value given; nothing deployed", file=sys.stderr)
+        return 2
+    sam = os.environ.get("SAM", str(ROOT / ".tools" / "sam" / "bin" / "sam"))
+    template = ROOT / ".aws-sam" / "build" / "template.yaml"
+    command = [
+        sam,
+        "deploy",
+        "--config-env",
+        env,
+        "--template-file",
+        str(template),
+        "--parameter-overrides",
+        *overrides(env),
+        f"SecretValue={value}",
+    ]
+    return subprocess.call(command, cwd=ROOT)  # noqa: S603 - our own sam, arguments as a list
+
+
+if __name__ == "__main__":
+    sys.exit(main(sys.argv[1] if len(sys.argv) > 1 else "dev"))

@@ -1,0 +1,267 @@
+"""Custom::SecureParameter end to end: moto for SSM/KMS, and a local HTTPS server on 127.0.0.1 that
+plays CloudFormation's ResponseURL, so each test reads the very body CloudFormation would get."""
+
+import json
+import logging
+import ssl
+import threading
+import time
+import uuid
+from collections.abc import Iterator
+from dataclasses import dataclass
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from typing import Any
+
+import boto3
+import pytest
+import trustme
+from botocore.stub import Stubber
+
+from tests.conftest import FakeLambdaContext
+from tests.unit.functions.conftest import handler
+
+VALUE = "the-secret-value-that-must-never-leak-0042"
+NAME = "/simple-api/dev/secret"
+TOKEN = "arn:aws:lambda:us-east-1:123456789012:function:writer"
+STACK = "arn:aws:cloudformation:us-east-1:123456789012:stack/aws-cicd-dev/1a2b3c4d-0000-1111-2222-333344445555"
+
+
+@dataclass
+class CloudFormation:
+    url: str
+    answers: list[dict[str, Any]]
+    received: threading.Event
+
+    def event(self, request_type: str, properties: dict[str, Any] | None = None, **extra: Any) -> dict[str, Any]:
+        return {
+            "RequestType": request_type,
+            "ResponseURL": f"{self.url}/response/{uuid.uuid4()}?X-Amz-Signature=abc",
+            "StackId": STACK,
+            "RequestId": str(uuid.uuid4()),
+            "ResourceType": "Custom::SecureParameter",
+            "LogicalResourceId": "SecretParameter",
+            "ResourceProperties": {"ServiceToken": TOKEN, **(properties or {})},
+            **extra,
+        }
+
+
+@pytest.fixture
+def cloudformation(monkeypatch: pytest.MonkeyPatch, tmp_path) -> Iterator[CloudFormation]:
+    authority = trustme.CA()
+    certificate = authority.issue_cert("127.0.0.1")
+    bundle = tmp_path / "ca.pem"
+    authority.cert_pem.write_to_path(str(bundle))
+    monkeypatch.setenv("SSL_CERT_FILE", str(bundle))  # crhelper verifies the response URL's certificate
+    answers: list[dict[str, Any]] = []
+    received = threading.Event()
+
+    class ResponseUrl(BaseHTTPRequestHandler):
+        def do_PUT(self) -> None:
+            body = self.rfile.read(int(self.headers["Content-Length"]))
+            answers.append({"path": self.path, "body": json.loads(body), "raw": body.decode()})
+            received.set()
+            self.send_response(200)
+            self.send_header("Content-Length", "0")
+            self.end_headers()
+
+        def log_message(self, *args: Any) -> None:
+            pass
+
+    server = ThreadingHTTPServer(("127.0.0.1", 0), ResponseUrl)
+    context = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+    certificate.configure_cert(context)
+    server.socket = context.wrap_socket(server.socket, server_side=True)
+    thread = threading.Thread(target=server.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True)
+    thread.start()
+    try:
+        yield CloudFormation(f"https://127.0.0.1:{server.server_address[1]}", answers, received)
+    finally:
+        server.shutdown()
+        server.server_close()
+
+
+@pytest.fixture
+def key(aws) -> str:
+    return str(boto3.client("kms").create_key()["KeyMetadata"]["Arn"])
+
+
+@pytest.fixture(autouse=True)
+def fresh_store():
+    import functions.secure_parameter.handler as module
+
+    module._store.cache_clear()
+    yield
+    if hasattr(module._store, "cache_clear"):  # a test may have replaced it
+        module._store.cache_clear()
+
+
+def properties(key: str, name: str = NAME, value: Any = VALUE) -> dict[str, Any]:
+    found = {"ParameterName": name, "KeyId": key, "Tags": [{"Key": "project", "Value": "aws-cicd"}]}
+    if value is not None:
+        found["Value"] = value
+    return found
+
+
+def invoke(cloudformation: CloudFormation, event: dict[str, Any], context: Any = None) -> dict[str, Any]:
+    before = len(cloudformation.answers)
+    handler("secure_parameter")(event, context or FakeLambdaContext(function_name="writer"))
+    assert len(cloudformation.answers) == before + 1, "CloudFormation got no answer (or more than one)"
+    answer = cloudformation.answers[-1]
+    assert answer["path"] == event["ResponseURL"].removeprefix(cloudformation.url)
+    return dict(answer["body"])
+
+
+def secret_value(name: str = NAME) -> str:
+    return str(boto3.client("ssm").get_parameter(Name=name, WithDecryption=True)["Parameter"]["Value"])
+
+
+def test_create_puts_the_secure_string_and_answers_success(cloudformation, key):
+    body = invoke(cloudformation, cloudformation.event("Create", properties(key)))
+    assert body["Status"] == "SUCCESS", body
+    assert body["PhysicalResourceId"] == NAME
+    assert body["Data"] == {"Name": NAME}
+    assert body["NoEcho"] is True
+    assert (body["StackId"], body["LogicalResourceId"]) == (STACK, "SecretParameter")
+    assert secret_value() == VALUE
+    description = boto3.client("ssm").describe_parameters()["Parameters"][0]
+    assert (description["Type"], description["KeyId"]) == ("SecureString", key)
+
+
+def create_then_update(cloudformation: CloudFormation, key: str, **changed: Any) -> dict[str, Any]:
+    """Create the parameter, then send the Update CloudFormation sends when properties change."""
+    invoke(cloudformation, cloudformation.event("Create", properties(key)))
+    update = cloudformation.event(
+        "Update", properties(key, **changed), PhysicalResourceId=NAME, OldResourceProperties=properties(key)
+    )
+    return invoke(cloudformation, update)
+
+
+def test_update_overwrites_in_place(cloudformation, key):
+    body = create_then_update(cloudformation, key, value="rotated-value")
+    assert (body["Status"], body["PhysicalResourceId"]) == ("SUCCESS", NAME)
+    assert secret_value() == "rotated-value"
+
+
+def test_rename_creates_a_new_parameter_under_a_new_physical_id(cloudformation, key):
+    body = create_then_update(cloudformation, key, name="/simple-api/dev/renamed")
+    assert (body["Status"], body["PhysicalResourceId"]) == ("SUCCESS", "/simple-api/dev/renamed")
+    assert secret_value("/simple-api/dev/renamed") == VALUE
+    # CloudFormation then deletes the old physical id
+    body = invoke(cloudformation, cloudformation.event("Delete", properties(key), PhysicalResourceId=NAME))
+    assert body["Status"] == "SUCCESS"
+    names = [p["Name"] for p in boto3.client("ssm").describe_parameters()["Parameters"]]
+    assert names == ["/simple-api/dev/renamed"]
+
+
+def test_delete_removes_the_parameter_and_not_found_is_success(cloudformation, key):
+    invoke(cloudformation, cloudformation.event("Create", properties(key)))
+    for _ in range(2):
+        body = invoke(cloudformation, cloudformation.event("Delete", properties(key), PhysicalResourceId=NAME))
+        assert (body["Status"], body["PhysicalResourceId"]) == ("SUCCESS", NAME)
+    assert boto3.client("ssm").describe_parameters()["Parameters"] == []
+
+
+@pytest.mark.parametrize(
+    ("change", "reason"),
+    [
+        ({"ParameterName": None}, "ParameterName"),
+        ({"ParameterName": "/aws/reserved"}, "ParameterName"),
+        ({"Value": None}, "Value"),
+        ({"KeyId": "nope"}, "KeyId"),
+        ({"Tags": "x"}, "Tags"),
+    ],
+)
+def test_bad_or_missing_properties_answer_failed(cloudformation, key, change, reason):
+    wanted = {**properties(key), **change}
+    body = invoke(cloudformation, cloudformation.event("Create", {k: v for k, v in wanted.items() if v is not None}))
+    assert body["Status"] == "FAILED" and reason in body["Reason"]
+    assert VALUE not in body["PhysicalResourceId"]
+
+
+def test_unknown_request_type_answers_failed(cloudformation, key):
+    body = invoke(cloudformation, cloudformation.event("Rotate", properties(key)))
+    assert body["Status"] == "FAILED"
+
+
+def test_missing_request_type_still_answers(cloudformation, key):
+    event = cloudformation.event("Create", properties(key))
+    del event["RequestType"]
+    assert invoke(cloudformation, event)["Status"] == "FAILED"
+
+
+def _stub(monkeypatch, code: str) -> None:
+    client = boto3.client("ssm")
+    stubber = Stubber(client)
+    stubber.add_client_error(
+        "put_parameter",
+        service_error_code=code,
+        service_message=f"Value '{VALUE}' at 'value' failed to satisfy constraint",
+    )
+    stubber.activate()
+    from simple_api.adapters.ssm import SsmParameterWriter
+
+    monkeypatch.setattr("functions.secure_parameter.handler._store", lambda: SsmParameterWriter(client))
+
+
+@pytest.mark.parametrize(
+    "code", ["KMSInvalidStateException", "InvalidKeyId", "ThrottlingException", "AccessDeniedException"]
+)
+def test_kms_and_ssm_errors_answer_failed_with_the_code_only(cloudformation, key, monkeypatch, code):
+    _stub(monkeypatch, code)
+    body = invoke(cloudformation, cloudformation.event("Create", properties(key)))
+    assert body["Status"] == "FAILED"
+    assert body["Reason"] == f"ssm put_parameter failed: {code}"
+
+
+def test_answers_failed_before_the_function_times_out(cloudformation, key, monkeypatch):
+    from simple_api.adapters.ssm import SsmParameterWriter
+
+    release = threading.Event()
+
+    class Stuck(SsmParameterWriter):
+        def put(self, *args: Any, **kwargs: Any) -> None:
+            release.wait(10)  # SSM never answers while the function runs out of time
+
+    monkeypatch.setattr("functions.secure_parameter.handler._store", Stuck)
+    context = FakeLambdaContext(function_name="writer")
+    deadline = time.monotonic() + 1.5
+    context.get_remaining_time_in_millis = lambda: max(0, int((deadline - time.monotonic()) * 1000))  # type: ignore[method-assign]
+    event = cloudformation.event("Create", properties(key))
+    worker = threading.Thread(target=handler("secure_parameter"), args=(event, context))
+    worker.start()
+    assert cloudformation.received.wait(5), "no answer before the timeout"
+    assert time.monotonic() < deadline, "the answer came after the function would have been stopped"
+    answer = cloudformation.answers[0]["body"]
+    assert (answer["Status"], answer["Reason"]) == ("FAILED", "Execution timed out")
+    release.set()
+    worker.join(15)
+
+
+def test_the_value_never_reaches_a_log_line_an_answer_or_an_id(cloudformation, key, monkeypatch, capfd, caplog):
+    caplog.set_level(logging.DEBUG)
+    logging.getLogger().setLevel(logging.DEBUG)
+    events = [
+        cloudformation.event("Create", properties(key)),
+        cloudformation.event(
+            "Update",
+            properties(key, value=VALUE + "-2"),
+            PhysicalResourceId=NAME,
+            OldResourceProperties=properties(key),
+        ),
+        cloudformation.event("Create", {**properties(key), "KeyId": "bad key"}),
+        cloudformation.event("Delete", properties(key), PhysicalResourceId=NAME),
+    ]
+    for event in events:
+        invoke(cloudformation, event)
+    _stub(monkeypatch, "ValidationException")
+    invoke(cloudformation, cloudformation.event("Create", properties(key)))
+    captured_fd = capfd.readouterr()  # file-descriptor level: print, logging handlers, everything
+    everything = (
+        captured_fd.out
+        + captured_fd.err
+        + caplog.text
+        + "".join(repr(r.__dict__) for r in caplog.records)
+        + "".join(a["raw"] for a in cloudformation.answers)
+    )
+    assert len(cloudformation.answers) == 5
+    assert VALUE not in everything
