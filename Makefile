@@ -26,7 +26,7 @@ OFFLINE := AWS_DEFAULT_REGION=us-east-1
 ENV         ?= dev                   # samconfig.toml section: dev | prod
 
 .PHONY: help run install test lint format typecheck requirements check-requirements validate cfn-lint build \
-        translate checkov unit openapi contract test-sam-local sam-local-tier-if-possible package deploy set-secret destroy clean
+        translate checkov unit openapi contract test-sam-local sam-local-tier-if-possible bench package deploy set-secret destroy clean
 
 help: ## list the targets
 	@grep -hE '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-20s %s\n", $$1, $$2}'
@@ -59,9 +59,12 @@ run: $(VENV)/.installed ## serve the API on 127.0.0.1:3000 with a local AWS (mot
 	  $(if $(ENV_VARS),--env-file $(ENV_VARS))
 
 # ---------------------------------------------------------------- checks
+OFFLINE_CHECKS := lint typecheck check-requirements validate cfn-lint translate checkov unit
+
 test: install ## every offline check (what CI runs), then the sam local tier where a Docker engine can start
-	@$(MAKE) lint typecheck check-requirements validate cfn-lint translate checkov unit
-	@$(MAKE) sam-local-tier-if-possible
+	@mkdir -p $(REPORTS) && rm -f $(REPORTS)/timings.tsv
+	@for stage in $(OFFLINE_CHECKS); do scripts/timed.sh $$stage $(MAKE) $$stage || exit 1; done
+	@scripts/timed.sh sam-local-tier $(MAKE) sam-local-tier-if-possible
 
 lint: $(VENV)/.installed ## ruff lint + format check
 	$(VENV)/bin/ruff check .
@@ -124,6 +127,9 @@ test-sam-local: install ## sam local invoke for every events/ fixture + the cont
 
 sam-local-tier-if-possible: install
 	bash scripts/sam-local-tier.sh || { rc=$$?; [ $$rc -eq 77 ] || exit $$rc; }
+
+bench: install build ## speed and size figures against baselines -> docs/performance.md (after make test)
+	$(VENV)/bin/python bench/run.py
 
 # ---------------------------------------------------------------- delivery (needs AWS credentials)
 package: build ## upload code to ARTIFACT_BUCKET and write .aws-sam/packaged.yaml (CodeBuild runs this)

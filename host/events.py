@@ -7,6 +7,7 @@ import time
 import uuid
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
+from functools import cache
 from typing import Any
 from urllib.parse import parse_qsl, quote, unquote
 
@@ -25,6 +26,7 @@ class MalformedResponse(Exception):
     """The handler returned something API Gateway would reject (answered 502)."""
 
 
+@cache
 def _header_name(key: str) -> str:
     """WSGI's HTTP_X_AMZ_DATE -> X-Amz-Date (WSGI loses the original case; this is the usual one)."""
     return "-".join(part.capitalize() for part in key.split("_"))
@@ -57,6 +59,12 @@ def _body(raw: bytes) -> tuple[str | None, bool]:
         return raw.decode("utf-8"), False
     except UnicodeDecodeError:
         return base64.b64encode(raw).decode("ascii"), True
+
+
+@cache
+def _resource_id(method: str, resource: str) -> str:
+    """A stable 6-character id per method and resource, like API Gateway's."""
+    return uuid.uuid5(uuid.NAMESPACE_URL, f"{method} {resource}").hex[:6]
 
 
 def raw_path(environ: Mapping[str, Any]) -> str:
@@ -97,7 +105,7 @@ def build_event(
         "multiValueHeaders": headers,
         "requestContext": {
             "accountId": ACCOUNT_ID,
-            "resourceId": uuid.uuid5(uuid.NAMESPACE_URL, f"{method} {resource}").hex[:6],
+            "resourceId": _resource_id(method, resource),
             "stage": stage,
             "requestId": str(uuid.uuid4()),
             "requestTime": time.strftime("%d/%b/%Y:%H:%M:%S +0000", time.gmtime(now)),
