@@ -122,18 +122,6 @@ def cold_rows() -> list[Row]:
 
 
 # ---------------------------------------------------------------- warm overhead
-@dataclass
-class Context:
-    function_name: str = "bench"
-    function_version: str = "$LATEST"
-    memory_limit_in_mb: int = 256
-    invoked_function_arn: str = "arn:aws:lambda:us-east-1:123456789012:function:bench"
-    aws_request_id: str = "00000000-0000-0000-0000-000000000000"
-
-    def get_remaining_time_in_millis(self) -> int:
-        return 30_000
-
-
 def load_handler(path: Path, name: str) -> Callable[..., Any]:
     spec = importlib.util.spec_from_file_location(name, path)
     assert spec and spec.loader
@@ -159,7 +147,9 @@ def quiet_stdout() -> Iterator[None]:
 
 
 def rate(handler: Callable[..., Any], event: dict[str, Any]) -> float:
-    context = Context()
+    from host.context import LambdaContext  # noqa: PLC0415 - the context the host gives handlers
+
+    context = LambdaContext(function_name="bench", memory_limit_in_mb=256, timeout_seconds=60, region="us-east-1")
     count = 0
     with quiet_stdout():
         handler(copy.deepcopy(event), context)  # warm: the first call pays the cold-start metric
@@ -184,7 +174,7 @@ def local_secret() -> Iterator[None]:
 
 def warm_rows() -> list[Row]:
     os.environ.update(ENVIRONMENT)
-    sys.path[:0] = [str(LAYER)]
+    sys.path[:0] = [str(LAYER), str(ROOT)]
     events = ROOT / "events"
     anchor_event = json.loads((events / "home_get.json").read_text())
     anchor_event.update(path="/hello", resource="/hello")
