@@ -26,7 +26,7 @@ OFFLINE := AWS_DEFAULT_REGION=us-east-1
 ENV         ?= dev                   # samconfig.toml section: dev | prod
 
 .PHONY: help run install test lint format typecheck requirements check-requirements validate cfn-lint build \
-        translate checkov unit openapi contract test-sam-local sam-local-tier-if-possible bench package deploy set-secret destroy clean
+        translate checkov unit openapi contract test-sam-local sam-local-tier-if-possible test-ec2-boot ec2-boot-tier-if-possible ec2-bundle bench package deploy set-secret destroy clean
 
 help: ## list the targets
 	@grep -hE '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-20s %s\n", $$1, $$2}'
@@ -65,6 +65,7 @@ test: install ## every offline check (what CI runs), then the sam local tier whe
 	@mkdir -p $(REPORTS) && rm -f $(REPORTS)/timings.tsv
 	@for stage in $(OFFLINE_CHECKS); do scripts/timed.sh $$stage $(MAKE) $$stage || exit 1; done
 	@scripts/timed.sh sam-local-tier $(MAKE) sam-local-tier-if-possible
+	@scripts/timed.sh ec2-boot-tier $(MAKE) ec2-boot-tier-if-possible
 
 lint: $(VENV)/.installed ## ruff lint + format check
 	$(VENV)/bin/ruff check .
@@ -130,6 +131,16 @@ sam-local-tier-if-possible: install
 
 bench: install build ## speed and size figures against baselines -> docs/performance.md (after make test)
 	$(VENV)/bin/python bench/run.py
+
+# The EC2 boot path in a local Debian rootfs (the sam local tier's); needs root, else SKIPPED.
+test-ec2-boot: install ## install the EC2 bundle in a local Debian rootfs as cfn-init would, run it, contract suite
+	$(VENV)/bin/python scripts/ec2_boot_tier.py
+
+ec2-boot-tier-if-possible: install
+	$(VENV)/bin/python scripts/ec2_boot_tier.py || { rc=$$?; [ $$rc -eq 77 ] || exit $$rc; }
+
+ec2-bundle: $(VENV)/.installed ## the EC2 application bundle (arm64 wheels) -> .aws-sam/bundle/simple-api.zip
+	$(VENV)/bin/python scripts/build_bundle.py $(BUILD_DIR)/bundle/simple-api.zip --platform manylinux2014_aarch64
 
 # ---------------------------------------------------------------- delivery (needs AWS credentials)
 package: build ## upload code to ARTIFACT_BUCKET and write .aws-sam/packaged.yaml (CodeBuild runs this)

@@ -40,7 +40,7 @@ def main(env: str) -> int:
         *overrides(env),
         f"SecretValue={value}",
     ]
-    return subprocess.call(command, cwd=ROOT)  # noqa: S603 - our own sam, arguments as a list
+    return subprocess.call(command, cwd=ROOT)
 
 
 if __name__ == "__main__":

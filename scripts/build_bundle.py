@@ -1,0 +1,81 @@
+"""Build the application bundle the EC2 variant installs: host + functions + the shared layer's
+code + template.yaml + deploy/ec2, with every dependency pinned (hashes from uv.lock) as wheels for
+the target platform, so the instance installs with --no-index.
+
+Usage: build_bundle.py OUTPUT.zip [--platform manylinux2014_aarch64|manylinux2014_x86_64]
+Runs with the CPython 3.13 that has pip (python3.13 under pyenv); needs PyPI for the wheels.
+"""
+
+import argparse
+import hashlib
+import shutil
+import subprocess
+import sys
+import tempfile
+import zipfile
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+SOURCES = ["host", "functions", "layers/shared/simple_api", "template.yaml", "deploy"]
+SKIP = {"__pycache__", ".mypy_cache"}
+
+
+def requirements(uv: Path) -> str:
+    """The layer's packages plus the host group's, exactly as locked."""
+    return subprocess.run(
+        [str(uv), "export", "--frozen", "--no-default-groups", "--group", "host", "--no-emit-project",
+         "--no-header", "--format", "requirements-txt"],
+        cwd=ROOT, capture_output=True, text=True, check=True,
+    ).stdout
+
+
+def files(relative: str) -> list[Path]:
+    path = ROOT / relative
+    if path.is_file():
+        return [path]
+    return sorted(p for p in path.rglob("*") if p.is_file() and not SKIP & set(p.parts))
+
+
+def build(output: Path, platform: str, uv: Path, python: str) -> str:
+    with tempfile.TemporaryDirectory() as scratch:
+        work = Path(scratch)
+        (work / "requirements.txt").write_text(requirements(uv))
+        subprocess.run(
+            [python, "-m", "pip", "download", "--quiet", "--disable-pip-version-check", "--require-hashes",
+             "--only-binary=:all:", "--platform", platform, "--python-version", "3.13", "--implementation", "cp",
+             "-r", str(work / "requirements.txt"), "-d", str(work / "wheels")],
+            check=True,
+        )
+        digest = hashlib.sha256()
+        for relative in SOURCES:
+            for path in files(relative):
+                digest.update(str(path.relative_to(ROOT)).encode() + b"\0" + path.read_bytes())
+        digest.update((work / "requirements.txt").read_bytes() + platform.encode())
+        version = digest.hexdigest()[:12]
+        output.parent.mkdir(parents=True, exist_ok=True)
+        with zipfile.ZipFile(output, "w", zipfile.ZIP_DEFLATED) as bundle:
+            for relative in SOURCES:
+                for path in files(relative):
+                    info = zipfile.ZipInfo.from_file(path, str(path.relative_to(ROOT)))
+                    bundle.writestr(info, path.read_bytes(), zipfile.ZIP_DEFLATED)
+            bundle.writestr("VERSION", version + "\n")
+            bundle.write(work / "requirements.txt", "requirements.txt")
+            for wheel in sorted((work / "wheels").iterdir()):
+                bundle.write(wheel, f"wheels/{wheel.name}")
+    return version
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser()
+    parser.add_argument("output", type=Path)
+    parser.add_argument("--platform", default="manylinux2014_aarch64")
+    parser.add_argument("--uv", type=Path, default=ROOT / ".tools" / "uv" / "bin" / "uv")
+    parser.add_argument("--python", default=shutil.which("python3.13") or "python3.13")
+    arguments = parser.parse_args()
+    version = build(arguments.output, arguments.platform, arguments.uv, arguments.python)
+    print(f"{arguments.output}: version {version} for {arguments.platform}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,176 @@
+"""The EC2 boot path, run for real as far as this machine allows.
+
+In a Debian root filesystem made locally (the sam local tier's cached rootfs, which carries this
+machine's CPython 3.13): unpack the bundle the build produces, run deploy/ec2/install.sh as cfn-init
+does, write /etc/simple-api/env from the template's own cfn-init metadata, start the service the
+way its systemd unit says (user, working directory, environment, ExecStart), wait for /healthcheck
+the way the user data does before cfn-signal (an HTTP error fails), then run the contract suite
+against it. What cannot run here (cfn-init itself, cfn-signal, the ALB, the CloudWatch agent) is
+covered by tests of the generated configuration (tests/templates/test_ec2.py).
+
+Exit codes: 0 passed, 1 failed, 77 could not run here (a SKIPPED line says why).
+"""
+
+import contextlib
+import os
+import shlex
+import shutil
+import signal
+import subprocess
+import sys
+import tarfile
+import tempfile
+import time
+import urllib.error
+import urllib.request
+import zipfile
+from collections.abc import Iterator
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+ROOTFS_TAR = ROOT / ".tools" / "sam-local" / "rootfs.tar"
+PYTHON_IN_ROOTFS = "/var/lang/bin/python3.13"
+CHROOT = shutil.which("chroot") or "/usr/sbin/chroot"
+sys.path[:0] = [str(ROOT), str(ROOT / "layers" / "shared")]
+
+
+def skip(reason: str) -> None:
+    print(f"\n*** SKIPPED: ec2 boot tier: {reason} ***\n", flush=True)
+    sys.exit(77)
+
+
+def env_file_content(port: int) -> str:
+    """/etc/simple-api/env exactly as the template's cfn-init writes it, with local values."""
+    from host.template import load  # noqa: PLC0415
+
+    metadata = load(ROOT / "infra" / "ec2.yaml")["Resources"]["LaunchTemplate"]["Metadata"]
+    text = metadata["AWS::CloudFormation::Init"]["configure"]["files"]["/etc/simple-api/env"]["content"]["Fn::Sub"]
+    values = {"AppPort": str(port), "AWS::Region": "us-east-1", "ServiceName": "simple-api",
+              "SecretParameterName": "/simple-api/dev/secret"}
+    for name, value in values.items():
+        text = text.replace("${" + name + "}", value)
+    assert "${" not in text, f"unresolved placeholder in the env file: {text}"
+    return str(text).replace("HOST_BIND=0.0.0.0:", "HOST_BIND=127.0.0.1:")  # loopback only here
+
+
+def unit(rootfs: Path) -> dict[str, list[str]]:
+    """The [Service] settings of the installed unit; repeated keys (Environment=) keep every value."""
+    settings: dict[str, list[str]] = {}
+    section = ""
+    for raw in (rootfs / "etc" / "systemd" / "system" / "simple-api.service").read_text().splitlines():
+        line = raw.strip()
+        if line.startswith("[") and line.endswith("]"):
+            section = line[1:-1]
+        elif section == "Service" and "=" in line and not line.startswith("#"):
+            key, _, value = line.partition("=")
+            settings.setdefault(key, []).append(value)
+    return settings
+
+
+@contextlib.contextmanager
+def mounted(rootfs: Path) -> Iterator[None]:
+    mounts = [("proc", rootfs / "proc", ["-t", "proc", "proc"]), ("dev", rootfs / "dev", ["--bind", "/dev"])]
+    done = []
+    try:
+        for _, target, arguments in mounts:
+            target.mkdir(exist_ok=True)
+            subprocess.run(["mount", *arguments, str(target)], check=True)
+            done.append(target)
+        yield
+    finally:
+        for target in reversed(done):
+            subprocess.run(["umount", "-l", str(target)], check=False)
+
+
+def start_service(rootfs: Path, service: dict[str, list[str]]) -> subprocess.Popen[bytes]:
+    """Start the service as its unit says: user, group, working directory, environment, ExecStart,
+    output appended to the log file the CloudWatch agent ships."""
+    environment = {"PATH": "/usr/local/bin:/usr/bin:/bin"}
+    for line in (rootfs / service["EnvironmentFile"][0].lstrip("/")).read_text().splitlines():
+        key, _, value = line.partition("=")
+        if key:
+            environment[key] = value
+    for setting in service.get("Environment", []):
+        key, _, value = setting.partition("=")
+        environment[key] = value
+    log = service["StandardOutput"][0].removeprefix("append:")
+    command = f"cd {shlex.quote(service['WorkingDirectory'][0])} && exec {service['ExecStart'][0]} >> {log} 2>&1"
+    user = f"{service['User'][0]}:{service['Group'][0]}"
+    return subprocess.Popen(
+        [CHROOT, f"--userspec={user}", str(rootfs), "/bin/sh", "-c", command],
+        env=environment, start_new_session=True,
+    )
+
+
+def healthcheck(url: str, seconds: float = 60) -> None:
+    """What the user data does before cfn-signal: retry until an answer; an HTTP error fails."""
+    deadline = time.monotonic() + seconds
+    while time.monotonic() < deadline:
+        try:
+            with urllib.request.urlopen(url, timeout=5) as reply:  # noqa: S310 - loopback
+                print(f"[ec2-boot] healthcheck {reply.status}: {reply.read().decode()}")
+                return
+        except urllib.error.HTTPError as error:
+            message = f"[ec2-boot] healthcheck failed with HTTP {error.code}: cfn-signal would report failure"
+            raise SystemExit(message) from None
+        except OSError:
+            time.sleep(0.5)
+    raise SystemExit("[ec2-boot] no answer: cfn-signal would report failure")
+
+
+def main() -> int:
+    if os.geteuid() != 0:
+        skip(f"needs root for chroot and mounts (running as uid {os.geteuid()})")
+    if not ROOTFS_TAR.exists():
+        skip(f"no Debian root filesystem at {ROOTFS_TAR.relative_to(ROOT)} (the sam local tier builds it)")
+    from host.local import free_port  # noqa: PLC0415
+
+    with tempfile.TemporaryDirectory(prefix="awscicd-ec2.") as scratch:
+        rootfs = Path(scratch) / "rootfs"
+        rootfs.mkdir()
+        with tarfile.open(ROOTFS_TAR) as archive:
+            archive.extractall(rootfs, filter="fully_trusted")  # noqa: S202 - our own cached rootfs (device files)
+        bundle = Path(scratch) / "bundle.zip"
+        subprocess.run([sys.executable, str(ROOT / "scripts" / "build_bundle.py"), str(bundle),
+                        "--platform", "manylinux2014_x86_64"], check=True)
+        target = rootfs / "opt" / "simple-api" / "bundle"
+        with zipfile.ZipFile(bundle) as archive:
+            archive.extractall(target)  # noqa: S202 - the bundle this run just built
+        # The stand-in rootfs keeps CPython where pyenv put it (under /root); on EC2 it is
+        # /usr/bin/python3.13. Let the service user reach it, as it can reach the system one.
+        home = rootfs / "root"
+        for directory in [home, *home.glob(".pyenv"), *home.glob(".pyenv/versions")]:
+            directory.chmod(0o755)
+        port = free_port()
+        with mounted(rootfs):
+            print("[ec2-boot] install.sh (as cfn-init runs it)", flush=True)
+            subprocess.run(["chroot", str(rootfs), "/usr/bin/env", f"PYTHON={PYTHON_IN_ROOTFS}", "bash",
+                            "/opt/simple-api/bundle/deploy/ec2/install.sh"], check=True)
+            (rootfs / "etc" / "simple-api" / "env").write_text(env_file_content(port))
+            service = unit(rootfs)
+            process = start_service(rootfs, service)
+            log = rootfs / "var" / "log" / "simple-api" / "app.log"
+            try:
+                try:
+                    healthcheck(f"http://127.0.0.1:{port}/healthcheck")
+                except SystemExit:
+                    print("\n".join(log.read_text().splitlines()[-20:]) if log.exists() else "no app.log")
+                    raise
+                result = subprocess.run(
+                    [sys.executable, "-m", "pytest", str(ROOT / "tests" / "contract" / "test_contract.py"),
+                     "--base-url", f"http://127.0.0.1:{port}", "--secret", "absent", "-q", "-p", "no:cacheprovider",
+                     "-o", "addopts=--allow-hosts=127.0.0.1"],
+                    cwd=ROOT, check=False,
+                )
+            finally:
+                with contextlib.suppress(ProcessLookupError):
+                    os.killpg(process.pid, signal.SIGTERM)
+                process.wait(30)
+            lines = log.read_text().splitlines() if log.exists() else []
+            print(f"[ec2-boot] the service wrote {len(lines)} log lines to /var/log/simple-api/app.log")
+    print("[ec2-boot] ec2 boot tier " + ("passed" if result.returncode == 0 else "FAILED"), flush=True)
+    return 0 if result.returncode == 0 else 1
+
+
+if __name__ == "__main__":
+    sys.exit(main())
