@@ -23,9 +23,22 @@ SKIP = {"__pycache__", ".mypy_cache"}
 def requirements(uv: Path) -> str:
     """The layer's packages plus the host group's, exactly as locked."""
     return subprocess.run(
-        [str(uv), "export", "--frozen", "--no-default-groups", "--group", "host", "--no-emit-project",
-         "--no-header", "--format", "requirements-txt"],
-        cwd=ROOT, capture_output=True, text=True, check=True,
+        [
+            str(uv),
+            "export",
+            "--frozen",
+            "--no-default-groups",
+            "--group",
+            "host",
+            "--no-emit-project",
+            "--no-header",
+            "--format",
+            "requirements-txt",
+        ],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        check=True,
     ).stdout
 
 
@@ -41,9 +54,26 @@ def build(output: Path, platform: str, uv: Path, python: str) -> str:
         work = Path(scratch)
         (work / "requirements.txt").write_text(requirements(uv))
         subprocess.run(
-            [python, "-m", "pip", "download", "--quiet", "--disable-pip-version-check", "--require-hashes",
-             "--only-binary=:all:", "--platform", platform, "--python-version", "3.13", "--implementation", "cp",
-             "-r", str(work / "requirements.txt"), "-d", str(work / "wheels")],
+            [
+                python,
+                "-m",
+                "pip",
+                "download",
+                "--quiet",
+                "--disable-pip-version-check",
+                "--require-hashes",
+                "--only-binary=:all:",
+                "--platform",
+                platform,
+                "--python-version",
+                "3.13",
+                "--implementation",
+                "cp",
+                "-r",
+                str(work / "requirements.txt"),
+                "-d",
+                str(work / "wheels"),
+            ],
             check=True,
         )
         digest = hashlib.sha256()

@@ -45,8 +45,12 @@ def env_file_content(port: int) -> str:
 
     metadata = load(ROOT / "infra" / "ec2.yaml")["Resources"]["LaunchTemplate"]["Metadata"]
     text = metadata["AWS::CloudFormation::Init"]["configure"]["files"]["/etc/simple-api/env"]["content"]["Fn::Sub"]
-    values = {"AppPort": str(port), "AWS::Region": "us-east-1", "ServiceName": "simple-api",
-              "SecretParameterName": "/simple-api/dev/secret"}
+    values = {
+        "AppPort": str(port),
+        "AWS::Region": "us-east-1",
+        "ServiceName": "simple-api",
+        "SecretParameterName": "/simple-api/dev/secret",
+    }
     for name, value in values.items():
         text = text.replace("${" + name + "}", value)
     assert "${" not in text, f"unresolved placeholder in the env file: {text}"
@@ -98,7 +102,8 @@ def start_service(rootfs: Path, service: dict[str, list[str]]) -> subprocess.Pop
     user = f"{service['User'][0]}:{service['Group'][0]}"
     return subprocess.Popen(
         [CHROOT, f"--userspec={user}", str(rootfs), "/bin/sh", "-c", command],
-        env=environment, start_new_session=True,
+        env=environment,
+        start_new_session=True,
     )
 
 
@@ -131,8 +136,16 @@ def main() -> int:
         with tarfile.open(ROOTFS_TAR) as archive:
             archive.extractall(rootfs, filter="fully_trusted")  # noqa: S202 - our own cached rootfs (device files)
         bundle = Path(scratch) / "bundle.zip"
-        subprocess.run([sys.executable, str(ROOT / "scripts" / "build_bundle.py"), str(bundle),
-                        "--platform", "manylinux2014_x86_64"], check=True)
+        subprocess.run(
+            [
+                sys.executable,
+                str(ROOT / "scripts" / "build_bundle.py"),
+                str(bundle),
+                "--platform",
+                "manylinux2014_x86_64",
+            ],
+            check=True,
+        )
         target = rootfs / "opt" / "simple-api" / "bundle"
         with zipfile.ZipFile(bundle) as archive:
             archive.extractall(target)  # noqa: S202 - the bundle this run just built
@@ -144,8 +157,17 @@ def main() -> int:
         port = free_port()
         with mounted(rootfs):
             print("[ec2-boot] install.sh (as cfn-init runs it)", flush=True)
-            subprocess.run(["chroot", str(rootfs), "/usr/bin/env", f"PYTHON={PYTHON_IN_ROOTFS}", "bash",
-                            "/opt/simple-api/bundle/deploy/ec2/install.sh"], check=True)
+            subprocess.run(
+                [
+                    "chroot",
+                    str(rootfs),
+                    "/usr/bin/env",
+                    f"PYTHON={PYTHON_IN_ROOTFS}",
+                    "bash",
+                    "/opt/simple-api/bundle/deploy/ec2/install.sh",
+                ],
+                check=True,
+            )
             (rootfs / "etc" / "simple-api" / "env").write_text(env_file_content(port))
             service = unit(rootfs)
             process = start_service(rootfs, service)
@@ -157,10 +179,23 @@ def main() -> int:
                     print("\n".join(log.read_text().splitlines()[-20:]) if log.exists() else "no app.log")
                     raise
                 result = subprocess.run(
-                    [sys.executable, "-m", "pytest", str(ROOT / "tests" / "contract" / "test_contract.py"),
-                     "--base-url", f"http://127.0.0.1:{port}", "--secret", "absent", "-q", "-p", "no:cacheprovider",
-                     "-o", "addopts=--allow-hosts=127.0.0.1"],
-                    cwd=ROOT, check=False,
+                    [
+                        sys.executable,
+                        "-m",
+                        "pytest",
+                        str(ROOT / "tests" / "contract" / "test_contract.py"),
+                        "--base-url",
+                        f"http://127.0.0.1:{port}",
+                        "--secret",
+                        "absent",
+                        "-q",
+                        "-p",
+                        "no:cacheprovider",
+                        "-o",
+                        "addopts=--allow-hosts=127.0.0.1",
+                    ],
+                    cwd=ROOT,
+                    check=False,
                 )
             finally:
                 with contextlib.suppress(ProcessLookupError):
