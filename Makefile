@@ -26,10 +26,10 @@ OFFLINE := AWS_DEFAULT_REGION=us-east-1
 ENV         ?= dev                   # samconfig.toml section: dev | prod
 
 .PHONY: help run install test lint format typecheck requirements check-requirements validate cfn-lint build \
-        translate checkov unit openapi contract test-sam-local sam-local-tier-if-possible test-ec2-boot ec2-boot-tier-if-possible ec2-bundle bench package deploy set-secret destroy clean
+        translate checkov unit openapi contract test-sam-local sam-local-tier-if-possible test-ec2-boot ec2-boot-tier-if-possible ec2-bundle ec2-release bench package deploy set-secret destroy clean
 
 help: ## list the targets
-	@grep -hE '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-20s %s\n", $$1, $$2}'
+	@grep -hE '^[a-z0-9-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-20s %s\n", $$1, $$2}'
 
 # ---------------------------------------------------------------- install
 $(UV): tools/uv/requirements.txt
@@ -143,6 +143,10 @@ ec2-bundle: $(VENV)/.installed ## the EC2 application bundle (arm64 wheels) -> .
 	$(VENV)/bin/python scripts/build_bundle.py $(BUILD_DIR)/bundle/simple-api.zip --platform manylinux2014_aarch64
 
 # ---------------------------------------------------------------- delivery (needs AWS credentials)
+ec2-release: build ## build + upload the EC2 bundle to BUCKET, deploy ENV with EnableEc2=true (blue/green fleet)
+	@test -n "$(BUCKET)" || { echo "usage: make ec2-release ENV=dev|prod BUCKET=<bucket>"; exit 2; }
+	$(VENV)/bin/python scripts/release_ec2.py $(strip $(ENV)) $(BUCKET)
+
 package: build ## upload code to ARTIFACT_BUCKET and write .aws-sam/packaged.yaml (CodeBuild runs this)
 	@test -n "$(ARTIFACT_BUCKET)" || { echo "usage: make package ARTIFACT_BUCKET=<bucket> [ARTIFACT_PREFIX=<prefix>]"; exit 2; }
 	$(SAM) package --template-file $(BUILD_DIR)/build/template.yaml --s3-bucket $(ARTIFACT_BUCKET) \

@@ -107,6 +107,10 @@ def evaluate(node: Any, parameters: dict[str, str], template: dict[str, Any]) ->
         return str(left) == str(right)
     if set(node) == {"Fn::Not"}:
         return not evaluate(node["Fn::Not"][0], parameters, template)
+    if set(node) == {"Fn::And"}:
+        return all(evaluate(item, parameters, template) for item in node["Fn::And"])
+    if set(node) == {"Fn::Or"}:
+        return any(evaluate(item, parameters, template) for item in node["Fn::Or"])
     if set(node) == {"Fn::If"}:
         condition, when_true, when_false = node["Fn::If"]
         chosen = when_true if evaluate(template["Conditions"][condition], parameters, template) else when_false

@@ -15,7 +15,7 @@ import yaml
 from tests.factories import ROOT
 
 MAKEFILE = (ROOT / "Makefile").read_text()
-TARGETS = set(re.findall(r"^([a-z][a-z-]*):", MAKEFILE, flags=re.MULTILINE))
+TARGETS = set(re.findall(r"^([a-z][a-z0-9-]*):", MAKEFILE, flags=re.MULTILINE))
 
 
 def test_ci_runs_exactly_make_test():
@@ -31,7 +31,7 @@ def test_readme_starts_with_the_two_commands_and_names_only_real_targets():
     readme = (ROOT / "README.md").read_text()
     first_block = readme.split("```bash", 1)[1].split("```", 1)[0]
     assert [line.split()[:2] for line in first_block.strip().splitlines()] == [["make", "run"], ["make", "test"]]
-    used = set(re.findall(r"`make ([a-z-]+)", readme)) | set(re.findall(r"^make ([a-z-]+)", readme, re.MULTILINE))
+    used = set(re.findall(r"`make ([a-z0-9-]+)", readme)) | set(re.findall(r"^make ([a-z0-9-]+)", readme, re.MULTILINE))
     assert used <= TARGETS, used - TARGETS
 
 
@@ -124,3 +124,26 @@ def test_set_secret_keeps_the_samconfig_parameters_and_never_prints_the_value(tm
     assert arguments[:3] == ["deploy", "--config-env", "prod"]
     assert "Environment=prod" in arguments and "DeploymentType=Canary10Percent5Minutes" in arguments
     assert arguments[-1] == "SecretValue=rotated-secret-value-77"
+
+
+def test_ec2_release_uploads_a_versioned_bundle_and_deploys_with_the_variant_on(local_s3, tmp_path):
+    s3 = boto3.client("s3", endpoint_url=local_s3)
+    s3.create_bucket(Bucket="releases")
+    fake_sam = tmp_path / "sam"
+    fake_sam.write_text(f"#!/bin/sh\nprintf '%s\\n' \"$@\" > {tmp_path / 'args'}\n")
+    fake_sam.chmod(0o755)
+    environment = {**os.environ, "SAM": str(fake_sam), "AWS_ENDPOINT_URL": local_s3, "AWS_DEFAULT_REGION": "us-east-1"}
+    result = subprocess.run(
+        [str(ROOT / ".venv" / "bin" / "python"), str(ROOT / "scripts" / "release_ec2.py"), "dev", "releases"],
+        env=environment,
+        capture_output=True,
+        text=True,
+        timeout=300,
+        check=False,
+    )
+    assert result.returncode == 0, result.stderr[-2000:]
+    (uploaded,) = [o["Key"] for o in s3.list_objects_v2(Bucket="releases")["Contents"]]
+    assert re.fullmatch(r"simple-api/bundles/simple-api-[0-9a-f]{12}\.zip", uploaded)
+    arguments = (tmp_path / "args").read_text().splitlines()
+    assert "Environment=dev" in arguments and "EnableEc2=true" in arguments
+    assert "Ec2BundleBucket=releases" in arguments and f"Ec2BundleKey={uploaded}" in arguments

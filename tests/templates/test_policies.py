@@ -144,7 +144,7 @@ def test_the_writer_writes_only_this_services_parameters(translated):
 def test_the_key_is_administered_by_the_account_and_used_only_by_the_two_roles(translated):
     key = resources(translated, "AWS::KMS::Key")["SecretKey"]
     assert key["Condition"] == "CreateSecret" and key["Properties"]["EnableKeyRotation"] is True
-    admin, reader, writer = key["Properties"]["KeyPolicy"]["Statement"]
+    admin, reader, workloads, writer = key["Properties"]["KeyPolicy"]["Statement"]
     assert admin["Principal"] == {"AWS": {"Fn::Sub": "arn:${AWS::Partition}:iam::${AWS::AccountId}:root"}}
     assert not USAGE & set(admin["Action"]), "the account could grant itself use of the key"
     assert reader["Principal"] == {"AWS": {"Fn::GetAtt": ["SecretFunctionRole", "Arn"]}}
@@ -153,6 +153,17 @@ def test_the_key_is_administered_by_the_account_and_used_only_by_the_two_roles(t
     assert writer["Action"] == ["kms:Encrypt", "kms:GenerateDataKey"]
     for usage in (reader, writer):
         assert usage["Condition"] == {"StringEquals": {"kms:ViaService": {"Fn::Sub": SSM}}}
+    # the EC2/Fargate roles live in nested stacks (naming them would be a cycle): roles under this
+    # stack's IAM path may decrypt, through SSM only
+    assert workloads["Action"] == "kms:Decrypt"
+    assert workloads["Condition"] == {
+        "StringEquals": {"kms:ViaService": {"Fn::Sub": SSM}},
+        "ArnLike": {
+            "aws:PrincipalArn": {
+                "Fn::Sub": "arn:${AWS::Partition}:iam::${AWS::AccountId}:role/aws-cicd/${AWS::StackName}/*"
+            }
+        },
+    }
 
 
 def test_the_value_enters_once_as_a_noecho_parameter_and_goes_only_to_the_custom_resource(template):

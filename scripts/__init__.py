@@ -1,0 +1,1 @@
+"""Build, release and check helpers run by the Makefile."""

@@ -1,0 +1,53 @@
+"""`make ec2-release ENV=dev BUCKET=<bucket>`: build the arm64 bundle, upload it under a key that
+names its version, and deploy ENV with the EC2 variant on and that bundle (keeping every
+samconfig parameter). A new version is a new key, so the fleet is replaced blue/green."""
+
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+
+from scripts.build_bundle import ROOT, build
+from scripts.set_secret import overrides
+
+
+def main(env: str, bucket: str) -> int:
+    import shutil  # noqa: PLC0415
+
+    import boto3  # noqa: PLC0415
+
+    bundle = ROOT / ".aws-sam" / "bundle" / "simple-api.zip"
+    version = build(
+        bundle,
+        "manylinux2014_aarch64",
+        ROOT / ".tools" / "uv" / "bin" / "uv",
+        shutil.which("python3.13") or "python3.13",
+    )
+    key = f"simple-api/bundles/simple-api-{version}.zip"
+    boto3.client("s3").upload_file(str(bundle), bucket, key)
+    print(f"uploaded s3://{bucket}/{key}")
+    sam = os.environ.get("SAM", str(ROOT / ".tools" / "sam" / "bin" / "sam"))
+    parameters = [p for p in overrides(env) if not p.startswith(("EnableEc2=", "Ec2Bundle"))]
+    template = ROOT / ".aws-sam" / "build" / "template.yaml"
+    command = [
+        sam,
+        "deploy",
+        "--config-env",
+        env,
+        "--template-file",
+        str(template),
+        "--parameter-overrides",
+        *parameters,
+        "EnableEc2=true",
+        f"Ec2BundleBucket={bucket}",
+        f"Ec2BundleKey={key}",
+    ]
+    return subprocess.call(command, cwd=ROOT)
+
+
+if __name__ == "__main__":
+    if len(sys.argv) != 3:
+        sys.exit("usage: release_ec2.py ENV BUCKET")
+    sys.exit(main(sys.argv[1], sys.argv[2]))
