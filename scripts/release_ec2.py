@@ -2,15 +2,13 @@
 names its version, and deploy ENV with the EC2 variant on and that bundle (keeping every
 samconfig parameter). A new version is a new key, so the fleet is replaced blue/green."""
 
-import os
-import subprocess
 import sys
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from scripts.build_bundle import ROOT, build
-from scripts.set_secret import overrides
+from scripts.set_secret import deploy
 
 
 def main(env: str, bucket: str) -> int:
@@ -28,23 +26,7 @@ def main(env: str, bucket: str) -> int:
     key = f"simple-api/bundles/simple-api-{version}.zip"
     boto3.client("s3").upload_file(str(bundle), bucket, key)
     print(f"uploaded s3://{bucket}/{key}")
-    sam = os.environ.get("SAM", str(ROOT / ".tools" / "sam" / "bin" / "sam"))
-    parameters = [p for p in overrides(env) if not p.startswith(("EnableEc2=", "Ec2Bundle"))]
-    template = ROOT / ".aws-sam" / "build" / "template.yaml"
-    command = [
-        sam,
-        "deploy",
-        "--config-env",
-        env,
-        "--template-file",
-        str(template),
-        "--parameter-overrides",
-        *parameters,
-        "EnableEc2=true",
-        f"Ec2BundleBucket={bucket}",
-        f"Ec2BundleKey={key}",
-    ]
-    return subprocess.call(command, cwd=ROOT)
+    return deploy(env, EnableEc2="true", Ec2BundleBucket=bucket, Ec2BundleKey=key)
 
 
 if __name__ == "__main__":

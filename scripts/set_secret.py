@@ -18,8 +18,18 @@ ROOT = Path(__file__).resolve().parents[1]
 def overrides(env: str) -> list[str]:
     config = tomllib.loads((ROOT / "samconfig.toml").read_text())
     found = config[env]["deploy"]["parameters"].get("parameter_overrides", [])
-    items = found.split() if isinstance(found, str) else list(found)
-    return [item for item in items if not item.startswith("SecretValue=")]
+    return found.split() if isinstance(found, str) else list(found)
+
+
+def deploy(env: str, **changed: str) -> int:
+    """sam deploy ENV with samconfig's parameter overrides, ``changed`` replacing or adding some."""
+    sam = os.environ.get("SAM", str(ROOT / ".tools" / "sam" / "bin" / "sam"))
+    template = ROOT / ".aws-sam" / "build" / "template.yaml"
+    kept = [item for item in overrides(env) if item.split("=", 1)[0] not in changed]
+    parameters = [*kept, *(f"{key}={value}" for key, value in changed.items())]
+    command = [sam, "deploy", "--config-env", env, "--template-file", str(template)]
+    command += ["--parameter-overrides", *parameters]
+    return subprocess.call(command, cwd=ROOT)
 
 
 def main(env: str) -> int:
@@ -27,20 +37,7 @@ def main(env: str) -> int:
     if not value:
         print("no value given; nothing deployed", file=sys.stderr)
         return 2
-    sam = os.environ.get("SAM", str(ROOT / ".tools" / "sam" / "bin" / "sam"))
-    template = ROOT / ".aws-sam" / "build" / "template.yaml"
-    command = [
-        sam,
-        "deploy",
-        "--config-env",
-        env,
-        "--template-file",
-        str(template),
-        "--parameter-overrides",
-        *overrides(env),
-        f"SecretValue={value}",
-    ]
-    return subprocess.call(command, cwd=ROOT)
+    return deploy(env, SecretValue=value)
 
 
 if __name__ == "__main__":
