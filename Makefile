@@ -26,7 +26,7 @@ OFFLINE := AWS_DEFAULT_REGION=us-east-1
 ENV         ?= dev                   # samconfig.toml section: dev | prod
 
 .PHONY: help run install test lint format typecheck requirements check-requirements validate cfn-lint build \
-        translate checkov unit openapi contract test-sam-local sam-local-tier-if-possible test-ec2-boot ec2-boot-tier-if-possible ec2-bundle ec2-release bench package deploy set-secret destroy clean
+        translate checkov unit openapi contract test-sam-local test-container sam-local-tier-if-possible test-ec2-boot ec2-boot-tier-if-possible ec2-bundle ec2-release bench package deploy set-secret destroy clean
 
 help: ## list the targets
 	@grep -hE '^[a-z0-9-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-20s %s\n", $$1, $$2}'
@@ -64,7 +64,7 @@ OFFLINE_CHECKS := lint typecheck check-requirements validate cfn-lint translate 
 test: install ## every offline check (what CI runs), then the sam local tier where a Docker engine can start
 	@mkdir -p $(REPORTS) && rm -f $(REPORTS)/timings.tsv
 	@for stage in $(OFFLINE_CHECKS); do scripts/timed.sh $$stage $(MAKE) $$stage || exit 1; done
-	@scripts/timed.sh sam-local-tier $(MAKE) sam-local-tier-if-possible
+	@scripts/timed.sh docker-tiers $(MAKE) sam-local-tier-if-possible
 	@scripts/timed.sh ec2-boot-tier $(MAKE) ec2-boot-tier-if-possible
 
 lint: $(VENV)/.installed ## ruff lint + format check
@@ -124,7 +124,10 @@ contract: $(VENV)/.installed ## the contract suite against BASE_URL=... or STACK
 
 # The sam local tier needs root and Debian's docker.io; where it cannot start it prints a loud SKIPPED line.
 test-sam-local: install ## sam local invoke for every events/ fixture + the contract suite against sam local start-api
-	bash scripts/sam-local-tier.sh
+	TIERS=sam-local bash scripts/sam-local-tier.sh
+
+test-container: install ## docker build the Fargate image (local base, local wheels), run it, contract suite
+	TIERS=container bash scripts/sam-local-tier.sh
 
 sam-local-tier-if-possible: install
 	bash scripts/sam-local-tier.sh || { rc=$$?; [ $$rc -eq 77 ] || exit $$rc; }

@@ -423,7 +423,7 @@ def check_time_rows() -> list[Row]:
     if not timings.exists():
         return [Row("check time", "make test stages", "not measured: run `make test` first", "", "", "", None)]
     stages = [line.split("\t") for line in timings.read_text().splitlines() if line.strip()]
-    offline = sum(float(s[1]) for s in stages if s[0] not in ("sam-local-tier", "ec2-boot-tier"))
+    offline = sum(float(s[1]) for s in stages if s[0] not in ("docker-tiers", "ec2-boot-tier"))
     rows = [
         Row("check time", f"stage {name}", f"{float(seconds):.1f} s", "", "", "", None) for name, seconds, *_ in stages
     ]

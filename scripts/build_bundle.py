@@ -49,33 +49,22 @@ def files(relative: str) -> list[Path]:
     return sorted(p for p in path.rglob("*") if p.is_file() and not SKIP & set(p.parts))
 
 
+def wheelhouse(target: Path, platform: str, uv: Path, python: str) -> None:
+    """target/requirements.txt (hashed, from uv.lock) and target/wheels/*.whl for ``platform``."""
+    target.mkdir(parents=True, exist_ok=True)
+    (target / "requirements.txt").write_text(requirements(uv))
+    subprocess.run(
+        [python, "-m", "pip", "download", "--quiet", "--disable-pip-version-check", "--require-hashes",
+         "--only-binary=:all:", "--platform", platform, "--python-version", "3.13", "--implementation", "cp",
+         "-r", str(target / "requirements.txt"), "-d", str(target / "wheels")],
+        check=True,
+    )
+
+
 def build(output: Path, platform: str, uv: Path, python: str) -> str:
     with tempfile.TemporaryDirectory() as scratch:
         work = Path(scratch)
-        (work / "requirements.txt").write_text(requirements(uv))
-        subprocess.run(
-            [
-                python,
-                "-m",
-                "pip",
-                "download",
-                "--quiet",
-                "--disable-pip-version-check",
-                "--require-hashes",
-                "--only-binary=:all:",
-                "--platform",
-                platform,
-                "--python-version",
-                "3.13",
-                "--implementation",
-                "cp",
-                "-r",
-                str(work / "requirements.txt"),
-                "-d",
-                str(work / "wheels"),
-            ],
-            check=True,
-        )
+        wheelhouse(work, platform, uv, python)
         digest = hashlib.sha256()
         for relative in SOURCES:
             for path in files(relative):
@@ -97,11 +86,17 @@ def build(output: Path, platform: str, uv: Path, python: str) -> str:
 
 def main() -> int:
     parser = argparse.ArgumentParser()
-    parser.add_argument("output", type=Path)
+    parser.add_argument("output", type=Path, help="the bundle .zip, or the wheelhouse folder with --wheelhouse")
+    parser.add_argument("--wheelhouse", action="store_true", help="only requirements.txt + wheels/ (docker build)")
     parser.add_argument("--platform", default="manylinux2014_aarch64")
     parser.add_argument("--uv", type=Path, default=ROOT / ".tools" / "uv" / "bin" / "uv")
     parser.add_argument("--python", default=shutil.which("python3.13") or "python3.13")
     arguments = parser.parse_args()
+    if arguments.wheelhouse:
+        shutil.rmtree(arguments.output, ignore_errors=True)
+        wheelhouse(arguments.output, arguments.platform, arguments.uv, arguments.python)
+        print(f"{arguments.output}: wheels for {arguments.platform}")
+        return 0
     version = build(arguments.output, arguments.platform, arguments.uv, arguments.python)
     print(f"{arguments.output}: version {version} for {arguments.platform}")
     return 0

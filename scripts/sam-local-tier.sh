@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# The `sam local` tier: prove `sam local invoke` and `sam local start-api` offline.
+# The Docker tiers: prove `sam local invoke` / `sam local start-api` and the Fargate image offline.
 #
 #   1. start an isolated Docker engine: its own socket, data root and exec root; no iptables, no NAT,
 #      no IP forwarding; published ports on 127.0.0.1 only; containers resolve names against
@@ -10,7 +10,11 @@
 #      inside that throwaway engine; the rootfs tarball is cached in .tools/sam-local/.
 #   3. sam build (x86_64), `sam local invoke -e` for every events/ fixture, checked against
 #      events/expected.json; then `sam local start-api --warm-containers EAGER` and the contract suite.
+#   4. the Fargate image: a stand-in python:3.13-slim made from the same rootfs, `docker build` of the
+#      Dockerfile from a local wheelhouse, the container on 127.0.0.1 until its HEALTHCHECK says
+#      healthy, the contract suite against it.
 #
+# TIERS selects what runs after the engine starts: "sam-local container" (default), or one of them.
 # Exit codes: 0 passed, 1 failed, 77 could not run here (a SKIPPED line says why).
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -25,6 +29,7 @@ export DOCKER_HOST=unix://$W/docker.sock
 export SAM_CLI_TELEMETRY=0 AWS_DEFAULT_REGION=us-east-1
 OVERRIDES=(--parameter-overrides Architecture=x86_64)
 API_PID=""
+TIERS=${TIERS:-sam-local container}
 
 skip() { printf '\n*** SKIPPED: sam local tier: %s ***\n\n' "$*"; exit 77; }
 log() { printf '[sam-local] %s\n' "$*"; }
@@ -100,11 +105,12 @@ docker import \
   "$CACHE/rootfs.tar" "$IMAGE" >/dev/null
 docker tag "$IMAGE" public.ecr.aws/lambda/python:3.13
 
+FAILED=0
 # ---------------------------------------------------------------- 3. sam build + sam local invoke
+if [[ " $TIERS " == *" sam-local "* ]]; then
 log "sam build (x86_64)"
 "$SAM" build --cached --build-dir "$BUILD" "${OVERRIDES[@]}" >"$W/build.log" 2>&1 \
   || { tail -20 "$W/build.log"; echo "sam build failed"; exit 1; }
-FAILED=0
 for event in events/*_*.json; do
   name=$(basename "$event" .json)
   function=$("$PY" -c "import sys; print(''.join(p.title() for p in sys.argv[1].rsplit('_', 1)[0].split('_')) + 'Function')" "$name")
@@ -143,5 +149,49 @@ if ! curl -sf "http://127.0.0.1:$PORT/healthcheck" >/dev/null 2>&1; then
 fi
 "$PY" -m pytest tests/contract/test_contract.py --base-url "http://127.0.0.1:$PORT" --secret absent -q \
   -p no:cacheprovider -o addopts="--allow-hosts=127.0.0.1" || FAILED=1
+kill -TERM -- "-$API_PID" 2>/dev/null; wait "$API_PID" 2>/dev/null; API_PID=""
+[ "$FAILED" = 0 ] && log "sam local tier passed" || log "sam local tier FAILED"
+fi
 
-[ "$FAILED" = 0 ] && log "sam local tier passed" || { log "sam local tier FAILED"; exit 1; }
+# ---------------------------------------------------------------- 5. the Fargate image
+if [[ " $TIERS " == *" container "* ]]; then
+  CONTAINER_FAILED=0
+  log "stand-in base image local/python:3.13-slim (from the same rootfs)"
+  mkdir -p "$W/base"
+  cat >"$W/base/Dockerfile" <<'EOS'
+FROM public.ecr.aws/lambda/python:3.13-x86_64
+RUN chmod 755 /root /root/.pyenv /root/.pyenv/versions \
+ && ln -sf /var/lang/bin/python3.13 /usr/local/bin/python3 && ln -sf /var/lang/bin/python3.13 /usr/local/bin/python
+WORKDIR /
+ENTRYPOINT []
+CMD ["python3"]
+EOS
+  DOCKER_BUILDKIT=0 docker build -q -t local/python:3.13-slim "$W/base" >/dev/null
+  log "wheelhouse for the image (.wheels/, x86_64)"
+  "$PY" scripts/build_bundle.py .wheels --wheelhouse --platform manylinux2014_x86_64 >"$W/wheels.log" 2>&1 \
+    || { tail -5 "$W/wheels.log"; echo "wheelhouse failed"; exit 1; }
+  log "docker build (BASE_IMAGE=local/python:3.13-slim; no network in the build)"
+  DOCKER_BUILDKIT=0 docker build --build-arg BASE_IMAGE=local/python:3.13-slim -t simple-api:local . \
+    >"$W/image.log" 2>&1 || { tail -20 "$W/image.log"; echo "docker build failed"; exit 1; }
+  CPORT=$("$PY" -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])')
+  docker run -d --name simple-api-local -p "127.0.0.1:$CPORT:8080" -e AWS_DEFAULT_REGION=us-east-1 \
+    simple-api:local >/dev/null
+  for _ in $(seq 1 60); do
+    [ "$(docker inspect -f '{{.State.Health.Status}}' simple-api-local)" = healthy ] && break
+    sleep 1
+  done
+  status=$(docker inspect -f '{{.State.Health.Status}}' simple-api-local)
+  user=$(docker exec simple-api-local id -u)
+  log "container health: $status; runs as uid $user; image $(docker image inspect -f '{{.Size}}' simple-api:local) bytes"
+  [ "$status" = healthy ] || { docker logs simple-api-local 2>&1 | tail -20; CONTAINER_FAILED=1; }
+  [ "$user" != 0 ] || { log "the container runs as root"; CONTAINER_FAILED=1; }
+  if docker history --no-trunc simple-api:local | grep -qiE 'SECRET_VALUE|LOCAL_SECRET'; then
+    log "a secret-looking variable is baked into a layer"; CONTAINER_FAILED=1
+  fi
+  "$PY" -m pytest tests/contract/test_contract.py --base-url "http://127.0.0.1:$CPORT" --secret absent -q \
+    -p no:cacheprovider -o addopts="--allow-hosts=127.0.0.1" || CONTAINER_FAILED=1
+  docker rm -f simple-api-local >/dev/null
+  [ "$CONTAINER_FAILED" = 0 ] && log "container tier passed" || { log "container tier FAILED"; FAILED=1; }
+fi
+
+[ "$FAILED" = 0 ] && log "docker tiers passed ($TIERS)" || { log "docker tiers FAILED"; exit 1; }
