@@ -26,7 +26,7 @@ OFFLINE := AWS_DEFAULT_REGION=us-east-1
 ENV         ?= dev                   # samconfig.toml section: dev | prod
 
 .PHONY: help run install test lint format typecheck requirements check-requirements validate cfn-lint build \
-        translate checkov unit openapi contract test-sam-local test-container sam-local-tier-if-possible test-ec2-boot ec2-boot-tier-if-possible ec2-bundle ec2-release bench package deploy set-secret destroy clean
+        translate checkov unit openapi contract test-sam-local test-container sam-local-tier-if-possible test-ec2-boot ec2-boot-tier-if-possible image-context ec2-bundle ec2-release bench package deploy set-secret destroy clean
 
 help: ## list the targets
 	@grep -hE '^[a-z0-9-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-20s %s\n", $$1, $$2}'
@@ -141,6 +141,9 @@ test-ec2-boot: install ## install the EC2 bundle in a local Debian rootfs as cfn
 
 ec2-boot-tier-if-possible: install
 	$(VENV)/bin/python scripts/ec2_boot_tier.py || { rc=$$?; [ $$rc -eq 77 ] || exit $$rc; }
+
+image-context: $(VENV)/.installed ## wheelhouse for docker build (.wheels/); PLATFORM=manylinux2014_x86_64 for amd64
+	$(VENV)/bin/python scripts/build_bundle.py .wheels --wheelhouse --platform $(or $(PLATFORM),manylinux2014_aarch64)
 
 ec2-bundle: $(VENV)/.installed ## the EC2 application bundle (arm64 wheels) -> .aws-sam/bundle/simple-api.zip
 	$(VENV)/bin/python scripts/build_bundle.py $(BUILD_DIR)/bundle/simple-api.zip --platform manylinux2014_aarch64

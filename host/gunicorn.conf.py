@@ -8,6 +8,7 @@ access log is off by default, as in Lambda, because the ALB or API Gateway logs 
 """
 
 import os
+from pathlib import Path
 
 bind = os.environ.get("HOST_BIND", "127.0.0.1:3000")
 worker_class = "gthread"
@@ -22,3 +23,6 @@ access_log_format = '{"remote":"%(h)s","request":"%(r)s","status":%(s)s,"bytes":
 errorlog = "-"
 loglevel = os.environ.get("HOST_LOG_LEVEL", "info")
 preload_app = False
+# Worker heartbeats are files; /dev/shm (a tmpfs in every container) keeps them off a read-only
+# root filesystem (the Fargate task runs with one) and off slow disks.
+worker_tmp_dir = os.environ.get("HOST_WORKER_TMP_DIR") or ("/dev/shm" if Path("/dev/shm").is_dir() else None)  # noqa: S108

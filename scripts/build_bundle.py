@@ -54,9 +54,26 @@ def wheelhouse(target: Path, platform: str, uv: Path, python: str) -> None:
     target.mkdir(parents=True, exist_ok=True)
     (target / "requirements.txt").write_text(requirements(uv))
     subprocess.run(
-        [python, "-m", "pip", "download", "--quiet", "--disable-pip-version-check", "--require-hashes",
-         "--only-binary=:all:", "--platform", platform, "--python-version", "3.13", "--implementation", "cp",
-         "-r", str(target / "requirements.txt"), "-d", str(target / "wheels")],
+        [
+            python,
+            "-m",
+            "pip",
+            "download",
+            "--quiet",
+            "--disable-pip-version-check",
+            "--require-hashes",
+            "--only-binary=:all:",
+            "--platform",
+            platform,
+            "--python-version",
+            "3.13",
+            "--implementation",
+            "cp",
+            "-r",
+            str(target / "requirements.txt"),
+            "-d",
+            str(target / "wheels"),
+        ],
         check=True,
     )
 

@@ -73,7 +73,12 @@ def unit(rootfs: Path) -> dict[str, list[str]]:
 
 @contextlib.contextmanager
 def mounted(rootfs: Path) -> Iterator[None]:
-    mounts = [("proc", rootfs / "proc", ["-t", "proc", "proc"]), ("dev", rootfs / "dev", ["--bind", "/dev"])]
+    mounts = [
+        ("proc", rootfs / "proc", ["-t", "proc", "proc"]),
+        ("dev", rootfs / "dev", ["--bind", "/dev"]),
+        # a fresh tmpfs as every systemd host has at /dev/shm (gunicorn keeps its heartbeats there)
+        ("shm", rootfs / "dev" / "shm", ["-t", "tmpfs", "-o", "mode=1777,size=64m", "tmpfs"]),
+    ]
     done = []
     try:
         for _, target, arguments in mounts:

@@ -174,7 +174,7 @@ EOS
   DOCKER_BUILDKIT=0 docker build --build-arg BASE_IMAGE=local/python:3.13-slim -t simple-api:local . \
     >"$W/image.log" 2>&1 || { tail -20 "$W/image.log"; echo "docker build failed"; exit 1; }
   CPORT=$("$PY" -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])')
-  docker run -d --name simple-api-local -p "127.0.0.1:$CPORT:8080" -e AWS_DEFAULT_REGION=us-east-1 \
+  docker run -d --name simple-api-local --read-only -p "127.0.0.1:$CPORT:8080" -e AWS_DEFAULT_REGION=us-east-1 \
     simple-api:local >/dev/null
   for _ in $(seq 1 60); do
     [ "$(docker inspect -f '{{.State.Health.Status}}' simple-api-local)" = healthy ] && break
