@@ -158,8 +158,8 @@ package: build ## upload code to ARTIFACT_BUCKET and write .aws-sam/packaged.yam
 	$(SAM) package --template-file $(BUILD_DIR)/build/template.yaml --s3-bucket $(ARTIFACT_BUCKET) \
 	  --s3-prefix $(or $(ARTIFACT_PREFIX),aws-cicd) --output-template-file $(BUILD_DIR)/packaged.yaml
 
-deploy: build ## sam deploy with samconfig.toml section ENV (dev|prod)
-	$(SAM) deploy --config-env $(strip $(ENV)) --template-file $(BUILD_DIR)/build/template.yaml
+deploy: build ## sam deploy with samconfig.toml section ENV (dev|prod); PARAMS="K=V ..." adds or replaces parameters
+	$(VENV)/bin/python scripts/deploy.py $(strip $(ENV)) $(PARAMS)
 
 set-secret: build ## deploy ENV with a new secret (asked without echo; SECRET_VALUE=... for scripts)
 	$(VENV)/bin/python scripts/set_secret.py $(strip $(ENV))

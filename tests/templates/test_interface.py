@@ -147,3 +147,27 @@ def test_ec2_release_uploads_a_versioned_bundle_and_deploys_with_the_variant_on(
     arguments = (tmp_path / "args").read_text().splitlines()
     assert "Environment=dev" in arguments and "EnableEc2=true" in arguments
     assert "Ec2BundleBucket=releases" in arguments and f"Ec2BundleKey={uploaded}" in arguments
+
+
+def test_make_deploy_params_keep_the_samconfig_parameters(tmp_path):
+    fake_sam = tmp_path / "sam"
+    fake_sam.write_text(f"#!/bin/sh\nprintf '%s\\n' \"$@\" > {tmp_path / 'args'}\n")
+    fake_sam.chmod(0o755)
+    result = subprocess.run(
+        [
+            str(ROOT / ".venv" / "bin" / "python"),
+            str(ROOT / "scripts" / "deploy.py"),
+            "prod",
+            "EnableFargate=true",
+            "DeploymentType=AllAtOnce",
+        ],
+        env={**os.environ, "SAM": str(fake_sam)},
+        capture_output=True,
+        text=True,
+        timeout=30,
+        check=False,
+    )
+    assert result.returncode == 0, result.stderr
+    arguments = (tmp_path / "args").read_text().splitlines()
+    assert "Environment=prod" in arguments and "EnableFargate=true" in arguments
+    assert "DeploymentType=AllAtOnce" in arguments and "DeploymentType=Canary10Percent5Minutes" not in arguments
