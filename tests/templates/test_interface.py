@@ -171,3 +171,29 @@ def test_make_deploy_params_keep_the_samconfig_parameters(tmp_path):
     arguments = (tmp_path / "args").read_text().splitlines()
     assert "Environment=prod" in arguments and "EnableFargate=true" in arguments
     assert "DeploymentType=AllAtOnce" in arguments and "DeploymentType=Canary10Percent5Minutes" not in arguments
+
+
+def _run_buildspec(*arguments: str) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        [str(ROOT / ".venv" / "bin" / "python"), str(ROOT / "scripts" / "run_buildspec.py"), *arguments],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        timeout=600,
+        check=False,
+    )
+
+
+def test_the_buildspec_runs_locally_phase_by_phase_with_aws_stubbed():
+    result = _run_buildspec()
+    assert result.returncode == 0, result.stdout[-3000:] + result.stderr[-2000:]
+    assert "all phases passed" in result.stdout
+    phases = [line.split(":")[0] for line in result.stdout.splitlines() if line.startswith("[buildspec] ")]
+    assert phases[:3] == ["[buildspec] install", "[buildspec] pre_build", "[buildspec] build"]
+
+
+def test_a_typo_in_the_buildspec_fails_here(tmp_path):
+    broken = tmp_path / "buildspec.yml"
+    broken.write_text((ROOT / "buildspec.yml").read_text().replace("make package", "make pakage"))
+    result = _run_buildspec("--buildspec", str(broken))
+    assert result.returncode == 1 and "FAILED in build" in result.stdout
