@@ -7,6 +7,7 @@ long before the function times out.
 """
 
 import logging
+from functools import cache
 from typing import TYPE_CHECKING, Any
 
 from simple_api.errors import SecretUnavailable, UpstreamError
@@ -19,6 +20,25 @@ WIRE_LOGGERS = ("botocore.parsers", "botocore.endpoint", "botocore.httpsession",
 CONNECT_TIMEOUT_SECONDS = 2
 READ_TIMEOUT_SECONDS = 3
 MAX_ATTEMPTS = 3
+
+
+@cache
+def _quiet_wire_logs() -> None:
+    """Hold botocore's wire loggers at INFO or above, once per process: even under a root logger at
+    DEBUG, neither a decrypted value nor a PutParameter body reaches a log."""
+    for name in WIRE_LOGGERS:
+        wire = logging.getLogger(name)
+        wire.setLevel(max(wire.getEffectiveLevel(), logging.INFO))
+
+
+def _client_config() -> Any:
+    from botocore.config import Config  # noqa: PLC0415 - deferred: see module docstring
+
+    return Config(
+        connect_timeout=CONNECT_TIMEOUT_SECONDS,
+        read_timeout=READ_TIMEOUT_SECONDS,
+        retries={"mode": "standard", "max_attempts": MAX_ATTEMPTS},
+    )
 
 
 def _reason(error: BaseException) -> str:
@@ -36,20 +56,11 @@ class SsmSecretStore:
         self._provider = provider
 
     def _ssm(self) -> "SSMProvider":
-        for name in WIRE_LOGGERS:  # even under a root logger at DEBUG, the value never reaches a log
-            wire = logging.getLogger(name)
-            wire.setLevel(max(wire.getEffectiveLevel(), logging.INFO))
+        _quiet_wire_logs()
         if self._provider is None:
             from aws_lambda_powertools.utilities.parameters import SSMProvider  # noqa: PLC0415
-            from botocore.config import Config  # noqa: PLC0415 - deferred: see module docstring
 
-            self._provider = SSMProvider(
-                boto_config=Config(
-                    connect_timeout=CONNECT_TIMEOUT_SECONDS,
-                    read_timeout=READ_TIMEOUT_SECONDS,
-                    retries={"mode": "standard", "max_attempts": MAX_ATTEMPTS},
-                )
-            )
+            self._provider = SSMProvider(boto_config=_client_config())
         return self._provider
 
     def read(self, name: str) -> str:
@@ -72,21 +83,11 @@ class SsmParameterWriter:
         self._client = client
 
     def _ssm(self) -> Any:
-        for name in WIRE_LOGGERS:  # a PutParameter request body holds the value itself
-            wire = logging.getLogger(name)
-            wire.setLevel(max(wire.getEffectiveLevel(), logging.INFO))
+        _quiet_wire_logs()
         if self._client is None:
             import boto3  # noqa: PLC0415 - deferred: see module docstring
-            from botocore.config import Config  # noqa: PLC0415
 
-            self._client = boto3.client(
-                "ssm",
-                config=Config(
-                    connect_timeout=CONNECT_TIMEOUT_SECONDS,
-                    read_timeout=READ_TIMEOUT_SECONDS,
-                    retries={"mode": "standard", "max_attempts": MAX_ATTEMPTS},
-                ),
-            )
+            self._client = boto3.client("ssm", config=_client_config())
         return self._client
 
     def _call(self, operation: str, **arguments: Any) -> Any:
