@@ -88,11 +88,15 @@ class Host:
         return None
 
     def handler(self, function: Function) -> Handler:
-        with self._lock:
-            if function.name not in self._handlers:
-                module = importlib.import_module(function.module)
-                self._handlers[function.name] = getattr(module, function.attribute)
-            return self._handlers[function.name]
+        """The function's handler; imported on first use (only that takes the lock)."""
+        found = self._handlers.get(function.name)
+        if found is None:
+            with self._lock:
+                if function.name not in self._handlers:
+                    module = importlib.import_module(function.module)
+                    self._handlers[function.name] = getattr(module, function.attribute)
+                found = self._handlers[function.name]
+        return found
 
     # ---------------------------------------------------------------- answers
     def gateway_response(self, kind: str, status: int, message: str) -> HttpResponse:
