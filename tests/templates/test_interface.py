@@ -42,6 +42,24 @@ def test_buildspec_runs_only_make_targets():
     assert "test" in [c.split()[1] for c in commands]
 
 
+class FakeSam:
+    """A `sam` that records its arguments, for the scripts that would deploy."""
+
+    def __init__(self, folder: Path) -> None:
+        self.path = folder / "sam"
+        self._record = folder / "args"
+        self.path.write_text(f"#!/bin/sh\nprintf '%s\\n' \"$@\" > {self._record}\n")
+        self.path.chmod(0o755)
+
+    def arguments(self) -> list[str]:
+        return self._record.read_text().splitlines()
+
+
+@pytest.fixture
+def fake_sam(tmp_path: Path) -> FakeSam:
+    return FakeSam(tmp_path)
+
+
 @pytest.fixture
 def local_s3() -> Iterator[str]:
     """moto's server on 127.0.0.1 (a free port), stopped after the test."""
@@ -67,7 +85,7 @@ def local_s3() -> Iterator[str]:
         server.wait(timeout=10)
 
 
-def test_make_package_uploads_the_code_and_rewrites_the_template(local_s3, tmp_path):
+def test_make_package_uploads_the_code_and_rewrites_the_template(local_s3):
     """What CodeBuild runs, against a local S3: every code location becomes an s3:// URI that exists."""
     s3 = boto3.client("s3", endpoint_url=local_s3)
     s3.create_bucket(Bucket="artifacts")
@@ -105,11 +123,8 @@ def test_the_sam_local_tier_says_skipped_loudly_where_it_cannot_start():
     assert "*** SKIPPED: sam local tier: needs root" in result.stdout
 
 
-def test_set_secret_keeps_the_samconfig_parameters_and_never_prints_the_value(tmp_path):
-    fake_sam = tmp_path / "sam"
-    fake_sam.write_text(f"#!/bin/sh\nprintf '%s\\n' \"$@\" > {tmp_path / 'args'}\n")
-    fake_sam.chmod(0o755)
-    environment = {**os.environ, "SAM": str(fake_sam), "SECRET_VALUE": "rotated-secret-value-77"}
+def test_set_secret_keeps_the_samconfig_parameters_and_never_prints_the_value(fake_sam):
+    environment = {**os.environ, "SAM": str(fake_sam.path), "SECRET_VALUE": "rotated-secret-value-77"}
     result = subprocess.run(
         [str(ROOT / ".venv" / "bin" / "python"), str(ROOT / "scripts" / "set_secret.py"), "prod"],
         env=environment,
@@ -120,19 +135,21 @@ def test_set_secret_keeps_the_samconfig_parameters_and_never_prints_the_value(tm
     )
     assert result.returncode == 0, result.stderr
     assert "rotated-secret-value-77" not in result.stdout + result.stderr
-    arguments = (tmp_path / "args").read_text().splitlines()
+    arguments = fake_sam.arguments()
     assert arguments[:3] == ["deploy", "--config-env", "prod"]
     assert "Environment=prod" in arguments and "DeploymentType=Canary10Percent5Minutes" in arguments
     assert arguments[-1] == "SecretValue=rotated-secret-value-77"
 
 
-def test_ec2_release_uploads_a_versioned_bundle_and_deploys_with_the_variant_on(local_s3, tmp_path):
+def test_ec2_release_uploads_a_versioned_bundle_and_deploys_with_the_variant_on(local_s3, fake_sam):
     s3 = boto3.client("s3", endpoint_url=local_s3)
     s3.create_bucket(Bucket="releases")
-    fake_sam = tmp_path / "sam"
-    fake_sam.write_text(f"#!/bin/sh\nprintf '%s\\n' \"$@\" > {tmp_path / 'args'}\n")
-    fake_sam.chmod(0o755)
-    environment = {**os.environ, "SAM": str(fake_sam), "AWS_ENDPOINT_URL": local_s3, "AWS_DEFAULT_REGION": "us-east-1"}
+    environment = {
+        **os.environ,
+        "SAM": str(fake_sam.path),
+        "AWS_ENDPOINT_URL": local_s3,
+        "AWS_DEFAULT_REGION": "us-east-1",
+    }
     result = subprocess.run(
         [str(ROOT / ".venv" / "bin" / "python"), str(ROOT / "scripts" / "release_ec2.py"), "dev", "releases"],
         env=environment,
@@ -144,15 +161,12 @@ def test_ec2_release_uploads_a_versioned_bundle_and_deploys_with_the_variant_on(
     assert result.returncode == 0, result.stderr[-2000:]
     (uploaded,) = [o["Key"] for o in s3.list_objects_v2(Bucket="releases")["Contents"]]
     assert re.fullmatch(r"simple-api/bundles/simple-api-[0-9a-f]{12}\.zip", uploaded)
-    arguments = (tmp_path / "args").read_text().splitlines()
+    arguments = fake_sam.arguments()
     assert "Environment=dev" in arguments and "EnableEc2=true" in arguments
     assert "Ec2BundleBucket=releases" in arguments and f"Ec2BundleKey={uploaded}" in arguments
 
 
-def test_make_deploy_params_keep_the_samconfig_parameters(tmp_path):
-    fake_sam = tmp_path / "sam"
-    fake_sam.write_text(f"#!/bin/sh\nprintf '%s\\n' \"$@\" > {tmp_path / 'args'}\n")
-    fake_sam.chmod(0o755)
+def test_make_deploy_params_keep_the_samconfig_parameters(fake_sam):
     result = subprocess.run(
         [
             str(ROOT / ".venv" / "bin" / "python"),
@@ -161,14 +175,14 @@ def test_make_deploy_params_keep_the_samconfig_parameters(tmp_path):
             "EnableFargate=true",
             "DeploymentType=AllAtOnce",
         ],
-        env={**os.environ, "SAM": str(fake_sam)},
+        env={**os.environ, "SAM": str(fake_sam.path)},
         capture_output=True,
         text=True,
         timeout=30,
         check=False,
     )
     assert result.returncode == 0, result.stderr
-    arguments = (tmp_path / "args").read_text().splitlines()
+    arguments = fake_sam.arguments()
     assert "Environment=prod" in arguments and "EnableFargate=true" in arguments
     assert "DeploymentType=AllAtOnce" in arguments and "DeploymentType=Canary10Percent5Minutes" not in arguments
 
