@@ -12,7 +12,6 @@ import importlib.util
 import json
 import os
 import shutil
-import socket
 import statistics
 import subprocess
 import sys
@@ -27,6 +26,10 @@ from pathlib import Path
 from typing import Any
 
 ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))
+
+from host.local import free_port, running, wait_until  # noqa: E402 - after the path holds the repository
+
 BUILD = ROOT / ".aws-sam" / "build"
 LAYER = BUILD / "SharedLayer" / "python"
 BENCH = ROOT / "bench"
@@ -203,23 +206,6 @@ def warm_rows() -> list[Row]:
 
 
 # ---------------------------------------------------------------- host throughput
-def free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return int(probe.getsockname()[1])
-
-
-def wait_for(url: str, seconds: float = 30) -> None:
-    deadline = time.monotonic() + seconds
-    while time.monotonic() < deadline:
-        try:
-            with urllib.request.urlopen(url, timeout=1):  # noqa: S310 - loopback
-                return
-        except OSError:
-            time.sleep(0.1)
-    raise RuntimeError(f"{url} did not answer")
-
-
 def ensure_wrk() -> str | None:
     if shutil.which("wrk"):
         return shutil.which("wrk")
@@ -327,7 +313,7 @@ def seed_server() -> Iterator[str]:
         stderr=subprocess.DEVNULL,
     )
     try:
-        wait_for(f"http://127.0.0.1:{port}/healthcheck")
+        wait_until(f"http://127.0.0.1:{port}/healthcheck", 30, process)
         yield f"http://127.0.0.1:{port}"
     finally:
         process.terminate()
@@ -336,7 +322,6 @@ def seed_server() -> Iterator[str]:
 
 def throughput_rows() -> list[Row]:
     sys.path[:0] = [str(ROOT), str(ROOT / "layers" / "shared")]
-    from host.local import running  # noqa: PLC0415
 
     wrk = ensure_wrk()
 
