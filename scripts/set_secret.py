@@ -9,16 +9,13 @@ import getpass
 import os
 import subprocess
 import sys
-import tomllib
 from pathlib import Path
 
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+
+from scripts.samconfig import overrides
+
 ROOT = Path(__file__).resolve().parents[1]
-
-
-def overrides(env: str) -> list[str]:
-    config = tomllib.loads((ROOT / "samconfig.toml").read_text())
-    found = config[env]["deploy"]["parameters"].get("parameter_overrides", [])
-    return found.split() if isinstance(found, str) else list(found)
 
 
 def deploy(env: str, **changed: str) -> int:

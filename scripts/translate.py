@@ -9,12 +9,15 @@ import json
 import logging
 import os
 import sys
-import tomllib
 from pathlib import Path
 from typing import Any
 
 from samcli.yamlhelper import yaml_parse
 from samtranslator.translator.transform import transform
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+
+from scripts.samconfig import parameter_values
 
 BUCKET = "aws-cicd-offline-translation"
 CODE_PROPERTIES = {
@@ -41,15 +44,6 @@ def placeholder_uris(template: dict[str, Any]) -> dict[str, Any]:
     return template
 
 
-def parameter_values(samconfig: str, config_env: str) -> dict[str, str]:
-    """``parameter_overrides`` of ``[<config_env>.deploy.parameters]`` as a dict."""
-    with Path(samconfig).open("rb") as stream:
-        config = tomllib.load(stream)
-    overrides = config[config_env]["deploy"]["parameters"].get("parameter_overrides", [])
-    items = overrides.split() if isinstance(overrides, str) else overrides
-    return dict(item.split("=", 1) for item in items)
-
-
 def carry_checkov_skips(source: dict[str, Any], translated: dict[str, Any]) -> None:
     for name, resource in source.get("Resources", {}).items():
         skips = resource.get("Metadata", {}).get("checkov")
@@ -68,7 +62,7 @@ def main(source: str, samconfig: str, config_env: str, target: str) -> None:
     with Path(source).open() as stream:
         template = placeholder_uris(yaml_parse(stream.read()))
     original = json.loads(json.dumps(template))
-    translated = transform(template, parameter_values(samconfig, config_env), _NoManagedPolicies())
+    translated = transform(template, parameter_values(config_env, Path(samconfig)), _NoManagedPolicies())
     carry_checkov_skips(original, translated)
     with Path(target).open("w") as stream:
         json.dump(translated, stream, indent=1, sort_keys=True)

@@ -2,7 +2,6 @@
 offline SAM translations that `make translate` writes to .aws-sam/."""
 
 import json
-import tomllib
 from collections.abc import Iterator
 from functools import cache
 from typing import Any
@@ -10,6 +9,7 @@ from typing import Any
 import pytest
 from cfn_tools import load_yaml
 
+from scripts.samconfig import parameter_values
 from tests.factories import ROOT
 
 BUILD = ROOT / ".aws-sam"
@@ -33,14 +33,8 @@ def load_template(path: str = "template.yaml") -> dict[str, Any]:
     return document
 
 
-@cache
-def load_samconfig() -> dict[str, Any]:
-    return tomllib.loads((ROOT / "samconfig.toml").read_text())
-
-
 def parameter_overrides(env: str) -> dict[str, str]:
-    items = load_samconfig()[env]["deploy"]["parameters"]["parameter_overrides"]
-    return dict(item.split("=", 1) for item in items)
+    return parameter_values(env)
 
 
 @cache
