@@ -92,6 +92,22 @@ def stop(processes: list[subprocess.Popen[bytes]]) -> None:
             process.wait()
 
 
+def start_moto(port: int) -> subprocess.Popen[bytes]:
+    """moto's server on 127.0.0.1:``port``, already answering; stop it with ``stop([process])``."""
+    process = subprocess.Popen(  # noqa: S603 - our own venv's moto_server
+        [str(BIN / "moto_server"), "-H", "127.0.0.1", "-p", str(port)],
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+        start_new_session=True,
+    )
+    try:
+        wait_until(f"http://127.0.0.1:{port}/moto-api/", 30, process)
+    except BaseException:
+        stop([process])
+        raise
+    return process
+
+
 @contextlib.contextmanager
 def running(port: int, aws_port: int | None, *, env_file: Path | None = None, quiet: bool = False) -> Iterator[Running]:
     """moto (unless aws_port is None) + the host, both on 127.0.0.1, stopped on exit."""
@@ -109,15 +125,7 @@ def running(port: int, aws_port: int | None, *, env_file: Path | None = None, qu
     try:
         if aws_port is not None:
             aws_url = f"http://127.0.0.1:{aws_port}"
-            processes.append(
-                subprocess.Popen(  # noqa: S603 - our own venv's moto_server
-                    [str(BIN / "moto_server"), "-H", "127.0.0.1", "-p", str(aws_port)],
-                    stdout=subprocess.DEVNULL,
-                    stderr=subprocess.DEVNULL,
-                    start_new_session=True,
-                )
-            )
-            wait_until(f"{aws_url}/moto-api/", 30, processes[-1])
+            processes.append(start_moto(aws_port))
             seed(aws_url, secret_name, os.environ.get("LOCAL_SECRET") or secrets.token_urlsafe(24))
             environment.update(
                 AWS_ENDPOINT_URL=aws_url,

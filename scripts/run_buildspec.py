@@ -22,7 +22,7 @@ import yaml
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from host.local import BIN, free_port, stop, wait_until
+from host.local import free_port, start_moto, stop
 
 ROOT = Path(__file__).resolve().parents[1]
 PHASES = ("install", "pre_build", "build", "post_build")
@@ -55,15 +55,9 @@ def main() -> int:
     dry = set(arguments.dry_run or ["make test"])
     spec = yaml.safe_load(arguments.buildspec.read_text())
     port = free_port()
-    moto = subprocess.Popen(
-        [str(BIN / "moto_server"), "-H", "127.0.0.1", "-p", str(port)],
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.DEVNULL,
-        start_new_session=True,
-    )
+    moto = start_moto(port)
     try:
         url = f"http://127.0.0.1:{port}"
-        wait_until(f"{url}/moto-api/", 30, moto)
         environment = {
             **os.environ,
             **{k: str(v) for k, v in spec.get("env", {}).get("variables", {}).items()},

@@ -31,6 +31,7 @@ OVERRIDES=(--parameter-overrides Architecture=x86_64)
 API_PID=""
 TIERS=${TIERS:-sam-local container}
 
+free_port() { "$PY" -c 'from host.local import free_port; print(free_port())'; }
 skip() { printf '\n*** SKIPPED: sam local tier: %s ***\n\n' "$*"; exit 77; }
 log() { printf '[sam-local] %s\n' "$*"; }
 
@@ -134,7 +135,7 @@ EOF
 done
 
 # ---------------------------------------------------------------- 4. sam local start-api + contract suite
-PORT=$("$PY" -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])')
+PORT=$(free_port)
 log "sam local start-api on 127.0.0.1:$PORT (warm containers)"
 setsid "$SAM" local start-api -t "$BUILD/template.yaml" --host 127.0.0.1 -p "$PORT" --skip-pull-image \
   --warm-containers EAGER "${OVERRIDES[@]}" >"$W/start-api.log" 2>&1 &
@@ -173,7 +174,7 @@ EOS
   log "docker build (BASE_IMAGE=local/python:3.13-slim; no network in the build)"
   DOCKER_BUILDKIT=0 docker build --build-arg BASE_IMAGE=local/python:3.13-slim -t simple-api:local . \
     >"$W/image.log" 2>&1 || { tail -20 "$W/image.log"; echo "docker build failed"; exit 1; }
-  CPORT=$("$PY" -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])')
+  CPORT=$(free_port)
   docker run -d --name simple-api-local --read-only -p "127.0.0.1:$CPORT:8080" -e AWS_DEFAULT_REGION=us-east-1 \
     simple-api:local >/dev/null
   for _ in $(seq 1 60); do

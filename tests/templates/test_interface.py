@@ -2,9 +2,7 @@
 
 import os
 import re
-import socket
 import subprocess
-import time
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -12,6 +10,7 @@ import boto3
 import pytest
 import yaml
 
+from host.local import free_port, start_moto, stop
 from tests.factories import ROOT
 
 MAKEFILE = (ROOT / "Makefile").read_text()
@@ -63,26 +62,12 @@ def fake_sam(tmp_path: Path) -> FakeSam:
 @pytest.fixture
 def local_s3() -> Iterator[str]:
     """moto's server on 127.0.0.1 (a free port), stopped after the test."""
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        port = probe.getsockname()[1]
-    server = subprocess.Popen(
-        [str(ROOT / ".venv" / "bin" / "moto_server"), "-H", "127.0.0.1", "-p", str(port)],
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.DEVNULL,
-    )
-    url = f"http://127.0.0.1:{port}"
+    port = free_port()
+    server = start_moto(port)
     try:
-        for _ in range(100):
-            try:
-                socket.create_connection(("127.0.0.1", port), timeout=0.2).close()
-                break
-            except OSError:
-                time.sleep(0.1)
-        yield url
+        yield f"http://127.0.0.1:{port}"
     finally:
-        server.terminate()
-        server.wait(timeout=10)
+        stop([server])
 
 
 def test_make_package_uploads_the_code_and_rewrites_the_template(local_s3):
