@@ -2,7 +2,9 @@
 
 import os
 import re
+import shutil
 import subprocess
+import tempfile
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -100,11 +102,21 @@ def test_make_package_uploads_the_code_and_rewrites_the_template(local_s3):
 
 
 def test_the_sam_local_tier_says_skipped_loudly_where_it_cannot_start():
-    script = ["bash", str(ROOT / "scripts" / "sam-local-tier.sh")]
-    if os.geteuid() == 0:  # run it as nobody: it must refuse to start an engine, loudly
-        script = ["setpriv", "--reuid=65534", "--regid=65534", "--clear-groups", *script]
-    result = subprocess.run(script, capture_output=True, text=True, timeout=60, check=False)
-    assert result.returncode == 77
+    # nobody may not be able to read the checkout (a clone in a 0700 folder): run a copy of the
+    # script from a folder anyone can read
+    with tempfile.TemporaryDirectory() as scratch:
+        folder = Path(scratch) / "scripts"
+        folder.mkdir()
+        Path(scratch).chmod(0o755)
+        folder.chmod(0o755)
+        copy = folder / "sam-local-tier.sh"
+        shutil.copy(ROOT / "scripts" / "sam-local-tier.sh", copy)
+        copy.chmod(0o755)
+        script = ["bash", str(copy)]
+        if os.geteuid() == 0:  # run it as nobody: it must refuse to start an engine, loudly
+            script = ["setpriv", "--reuid=65534", "--regid=65534", "--clear-groups", *script]
+        result = subprocess.run(script, capture_output=True, text=True, timeout=60, check=False, cwd=scratch)
+    assert result.returncode == 77, result.stderr
     assert "*** SKIPPED: sam local tier: needs root" in result.stdout
 
 
