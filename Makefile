@@ -24,9 +24,11 @@ export BC_SKIP_MAPPING := TRUE
 OFFLINE := AWS_DEFAULT_REGION=us-east-1
 
 ENV         ?= dev                   # samconfig.toml section: dev | prod
+PIPELINE_STACK ?= aws-cicd-pipeline  # samconfig.toml [pipeline]
 
 .PHONY: help run install test lint format typecheck requirements check-requirements validate cfn-lint build \
-        translate checkov unit openapi contract test-sam-local test-container sam-local-tier-if-possible test-ec2-boot ec2-boot-tier-if-possible image-context ec2-bundle ec2-release bench package deploy set-secret destroy clean
+        translate checkov unit openapi contract test-sam-local test-container sam-local-tier-if-possible test-ec2-boot ec2-boot-tier-if-possible image-context ec2-bundle ec2-release bench package deploy set-secret destroy clean \
+        execution-policy pipeline-artifacts pipeline-clean pipeline pipeline-destroy put-secret delete-secret
 
 help: ## list the targets
 	@grep -hE '^[a-z0-9-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-20s %s\n", $$1, $$2}'
@@ -117,9 +119,10 @@ unit: $(VENV)/.installed ## pytest: unit tests (moto, no network) and template p
 	mkdir -p $(REPORTS)
 	$(VENV)/bin/pytest --junitxml=$(REPORTS)/junit.xml
 
-contract: $(VENV)/.installed ## the contract suite against BASE_URL=... or STACK=... (needs network to reach it)
+contract: $(VENV)/.installed ## the contract suite against BASE_URL=... or every URL output of STACK=... (needs network)
 	@test -n "$(BASE_URL)$(STACK)" || { echo "usage: make contract BASE_URL=<url> | STACK=<stack name>"; exit 2; }
-	$(VENV)/bin/pytest tests/contract/test_contract.py -p no:socket -o addopts="-ra" \
+	mkdir -p $(REPORTS)
+	$(VENV)/bin/pytest tests/contract/test_contract.py -p no:socket -o addopts="-ra" --junitxml=$(REPORTS)/contract.xml \
 	  $(if $(BASE_URL),--base-url $(BASE_URL)) $(if $(STACK),--stack-name $(STACK))
 
 # The sam local tier needs root and Debian's docker.io; where it cannot start it prints a loud SKIPPED line.
@@ -164,8 +167,31 @@ deploy: build ## sam deploy with samconfig.toml section ENV (dev|prod); PARAMS="
 set-secret: build ## deploy ENV with a new secret (asked without echo; SECRET_VALUE=... for scripts)
 	$(VENV)/bin/python scripts/set_secret.py $(strip $(ENV))
 
+put-secret: $(VENV)/.installed ## write ENV's secret as an SSM SecureString for the pipeline (asked without echo; KEY_ID=<kms key id>)
+	PYTHONPATH=.:layers/shared $(VENV)/bin/python scripts/put_secret.py $(strip $(ENV)) $(KEY_ID)
+
+delete-secret: $(VENV)/.installed ## delete ENV's SecureString written by put-secret
+	PYTHONPATH=.:layers/shared $(VENV)/bin/python scripts/put_secret.py $(strip $(ENV)) --delete
+
 destroy: $(SAM_ENV)/.installed ## delete the ENV stack (asks for confirmation)
 	$(SAM) delete --config-env $(strip $(ENV))
+
+# ---------------------------------------------------------------- the pipeline (infra/pipeline.yaml)
+execution-policy: translate ## regenerate the CloudFormation execution role's policies in infra/pipeline.yaml
+	$(VENV)/bin/python scripts/execution_policy.py
+
+pipeline: $(SAM_ENV)/.installed ## deploy or update the pipeline stack (sam deploy --guided; samconfig.toml [pipeline])
+	$(SAM) deploy --guided --config-env pipeline --template-file infra/pipeline.yaml
+
+pipeline-destroy: $(VENV)/.installed $(SAM_ENV)/.installed ## empty the artifact bucket and image repository, then delete the pipeline stack
+	$(VENV)/bin/python scripts/pipeline_clean.py --stack $(strip $(PIPELINE_STACK))
+	$(SAM) delete --config-env pipeline --stack-name $(strip $(PIPELINE_STACK))
+
+pipeline-artifacts: $(VENV)/.installed ## (Build stage) EC2 bundle, Fargate image, per-environment CloudFormation configuration files
+	$(VENV)/bin/python scripts/pipeline_artifacts.py
+
+pipeline-clean: $(VENV)/.installed ## (Teardown stage) empty ARTIFACT_BUCKET (every version) and IMAGE_REPOSITORY
+	$(VENV)/bin/python scripts/pipeline_clean.py
 
 clean: ## remove build output and caches (keeps the environments)
 	rm -rf $(BUILD_DIR) $(REPORTS) .mypy_cache .ruff_cache .pytest_cache

@@ -1,17 +1,21 @@
-"""Run buildspec.yml's phases locally, in CodeBuild's order, with AWS stubbed by moto's server.
+"""Run the pipeline's buildspecs locally, in the pipeline's order (Build, TestDev, Teardown) and each
+one's phases in CodeBuild's order, against a local AWS - so a typo in buildspec.yml,
+buildspec-contract.yml or buildspec-teardown.yml shows up here, not first in CodeBuild.
 
-So a typo in the buildspec shows up here, not first in CodeBuild. Each command runs with bash in
-the repository, with the buildspec's env variables, CodeBuild's own variables and
-AWS_ENDPOINT_URL pointing at a moto server on 127.0.0.1 that holds the artifact bucket. Commands
-named in --dry-run (default: `make test`, which is what is running this) are only resolved: their
-make target must exist (`make -n` would still run its recursive $(MAKE) lines, so it is not
-used). Afterwards every artifact file the buildspec declares must exist, and so must every report's
-files.
+The local world is the one `make run` uses (host.local.running): moto on 127.0.0.1 holding the
+secret, and the API served by the host. Added to it: the pipeline's artifact bucket, and a dev
+stack whose ApiUrl output is that host, so `make contract STACK=...` runs for real. Each command
+runs with bash in the repository, with the buildspec's env variables, the pipeline project's
+variables, CodeBuild's own and AWS_ENDPOINT_URL pointing at moto. Commands named in --dry-run
+(default: `make test`, which is what is running this) are only resolved: their make targets must
+exist (`make -n` would still run recursive $(MAKE) lines, so it is not used). Afterwards every
+artifact file the buildspec declares must exist, and so must every report's files.
 
-Usage: run_buildspec.py [--dry-run "make test" ...] [--buildspec PATH]
+Usage: run_buildspec.py [--buildspec PATH ...] [--dry-run "make test" ...]
 """
 
 import argparse
+import json
 import os
 import shlex
 import subprocess
@@ -21,12 +25,15 @@ from pathlib import Path
 import yaml
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "layers" / "shared"))
 
-from host.local import free_port, start_moto, stop
+from host.local import LOCAL_CREDENTIALS, free_port, running
 
 ROOT = Path(__file__).resolve().parents[1]
 PHASES = ("install", "pre_build", "build", "post_build")
 BUCKET = "codebuild-artifacts-local"
+PIPELINE_ORDER = ("buildspec.yml", "buildspec-contract.yml", "buildspec-teardown.yml")
+DEV_STACK = "aws-cicd-dev"
 
 
 def commands(spec: dict[str, object]) -> list[tuple[str, str]]:
@@ -34,7 +41,7 @@ def commands(spec: dict[str, object]) -> list[tuple[str, str]]:
     assert isinstance(phases, dict), "phases must be a mapping"
     unknown = set(phases) - set(PHASES)
     assert not unknown, f"unknown phases: {sorted(unknown)}"
-    return [(phase, command) for phase in PHASES for command in phases.get(phase, {}).get("commands", [])]
+    return [(phase, command) for phase in PHASES for command in (phases.get(phase) or {}).get("commands", [])]
 
 
 def make_targets() -> set[str]:
@@ -47,71 +54,108 @@ def make_targets() -> set[str]:
     }
 
 
+def prepare(aws_url: str, api_url: str) -> None:
+    """The artifact bucket, and a dev stack whose ApiUrl output is the local API."""
+    import boto3  # noqa: PLC0415
+
+    session = boto3.Session(
+        aws_access_key_id=LOCAL_CREDENTIALS["aws_access_key_id"],
+        aws_secret_access_key=LOCAL_CREDENTIALS["aws_secret_access_key"],
+        region_name="us-east-1",
+    )
+    session.client("s3", endpoint_url=aws_url).create_bucket(Bucket=BUCKET)
+    template = {
+        "Resources": {"Marker": {"Type": "AWS::SNS::Topic"}},
+        "Outputs": {"ApiUrl": {"Value": api_url}},
+    }
+    session.client("cloudformation", endpoint_url=aws_url).create_stack(
+        StackName=DEV_STACK, TemplateBody=json.dumps(template)
+    )
+
+
+def unresolved(path: Path, targets: set[str]) -> list[str]:
+    """Problems found before running anything: make commands naming targets the Makefile lacks."""
+    problems = []
+    for phase, command in commands(yaml.safe_load(path.read_text())):
+        words = shlex.split(command)
+        if words[0] == "make" and not {w for w in words[1:] if "=" not in w and not w.startswith("-")} <= targets:
+            problems.append(f"[{path.name}] FAILED in {phase}: no such make target in {command!r}")
+    return problems
+
+
+def run(path: Path, environment: dict[str, str], dry: set[str], targets: set[str]) -> bool:
+    spec = yaml.safe_load(path.read_text())
+    environment = {**environment, **{k: str(v) for k, v in (spec.get("env") or {}).get("variables", {}).items()}}
+    for phase, command in commands(spec):
+        if command in dry:
+            wanted = [word for word in shlex.split(command)[1:] if "=" not in word]
+            print(f"[{path.name}] {phase}: {command} (resolved, not run)", flush=True)
+            if command.split()[0] != "make" or not set(wanted) <= targets:
+                print(f"[{path.name}] FAILED in {phase}: no such make target in {command!r}", flush=True)
+                return False
+            continue
+        print(f"[{path.name}] {phase}: {command}", flush=True)
+        shell = ["bash", "-euo", "pipefail", "-c", command]
+        if subprocess.run(shell, cwd=ROOT, env=environment, check=False).returncode:
+            print(f"[{path.name}] FAILED in {phase}: {command}", flush=True)
+            return False
+    missing = [f for f in (spec.get("artifacts") or {}).get("files", []) if not (ROOT / f).exists()]
+    makefile = (ROOT / "Makefile").read_text()
+    for name, report in (spec.get("reports") or {}).items():
+        base = report.get("base-directory", ".")
+        for file in report.get("files", []):
+            # written by `make test` (resolved, not run, here): the Makefile must name the same path
+            produced = (ROOT / base / file).exists() or (
+                f"REPORTS     := {base}" in makefile and f"$(REPORTS)/{file}" in makefile
+            )
+            if not produced:
+                missing.append(f"report {name}: {base}/{file}")
+    if missing:
+        print(f"[{path.name}] missing after the build: {missing}", flush=True)
+        return False
+    print(f"[{path.name}] every phase passed; every artifact and report exists", flush=True)
+    return True
+
+
 def main() -> int:
     parser = argparse.ArgumentParser()
     parser.add_argument("--dry-run", action="append", default=None)
-    parser.add_argument("--buildspec", type=Path, default=ROOT / "buildspec.yml")
+    parser.add_argument("--buildspec", type=Path, action="append", default=None)
     arguments = parser.parse_args()
     dry = set(arguments.dry_run or ["make test"])
-    spec = yaml.safe_load(arguments.buildspec.read_text())
-    port = free_port()
-    moto = start_moto(port)
-    try:
-        url = f"http://127.0.0.1:{port}"
+    buildspecs = arguments.buildspec or [ROOT / name for name in PIPELINE_ORDER]
+    targets = make_targets()
+    problems = [problem for path in buildspecs for problem in unresolved(path, targets)]
+    if problems:
+        print("\n".join(problems), flush=True)
+        return 1
+    with running(free_port(), free_port(), quiet=True) as local:
+        assert local.aws_url is not None
+        prepare(local.aws_url, local.url)
         environment = {
             **os.environ,
-            **{k: str(v) for k, v in spec.get("env", {}).get("variables", {}).items()},
-            "AWS_ENDPOINT_URL": url,
+            "AWS_ENDPOINT_URL": local.aws_url,
             "AWS_DEFAULT_REGION": "us-east-1",
             "AWS_REGION": "us-east-1",
-            "AWS_ACCESS_KEY_ID": "local",
-            "AWS_SECRET_ACCESS_KEY": "local",
+            "AWS_ACCESS_KEY_ID": LOCAL_CREDENTIALS["aws_access_key_id"],
+            "AWS_SECRET_ACCESS_KEY": LOCAL_CREDENTIALS["aws_secret_access_key"],
+            # what the pipeline's CodeBuild projects set (infra/pipeline.yaml), variants off
             "ARTIFACT_BUCKET": BUCKET,
-            "CODEBUILD_RESOLVED_SOURCE_VERSION": "0123456789abcdef",
+            "ENABLE_EC2": "false",
+            "ENABLE_FARGATE": "false",
+            "IMAGE_REPOSITORY": "",
+            "STACK_NAME": DEV_STACK,
+            # CodeBuild's own
+            "CODEBUILD_RESOLVED_SOURCE_VERSION": "0123456789abcdef0123456789abcdef01234567",
             "CODEBUILD_BUILD_ID": "local:run",
         }
-        subprocess.run(
-            [
-                sys.executable,
-                "-c",
-                f"import boto3; boto3.client('s3', endpoint_url='{url}').create_bucket(Bucket='{BUCKET}')",
-            ],
-            env=environment,
-            check=True,
-        )
-        targets = make_targets()
-        for phase, command in commands(spec):
-            if command in dry:
-                wanted = [word for word in shlex.split(command)[1:] if "=" not in word]
-                print(f"[buildspec] {phase}: {command} (resolved, not run)", flush=True)
-                if command.split()[0] != "make" or not set(wanted) <= targets:
-                    print(f"[buildspec] FAILED in {phase}: no such make target in {command!r}", flush=True)
-                    return 1
-                continue
-            print(f"[buildspec] {phase}: {command}", flush=True)
-            if subprocess.run(
-                ["bash", "-euo", "pipefail", "-c", command], cwd=ROOT, env=environment, check=False
-            ).returncode:
-                print(f"[buildspec] FAILED in {phase}: {command}", flush=True)
+        environment.pop("AWS_PROFILE", None)
+        environment.pop("AWS_SESSION_TOKEN", None)
+        for path in buildspecs:
+            if not run(path, environment, dry, targets):
                 return 1
-        missing = [f for f in spec.get("artifacts", {}).get("files", []) if not (ROOT / f).exists()]
-        makefile = (ROOT / "Makefile").read_text()
-        for name, report in spec.get("reports", {}).items():
-            base = report.get("base-directory", ".")
-            for file in report.get("files", []):
-                # written by `make test` (resolved, not run, here): the Makefile must name the same path
-                produced = (ROOT / base / file).exists() or (
-                    f"REPORTS     := {base}" in makefile and f"$(REPORTS)/{file}" in makefile
-                )
-                if not produced:
-                    missing.append(f"report {name}: {base}/{file}")
-        if missing:
-            print(f"[buildspec] missing after the build: {missing}", flush=True)
-            return 1
-        print("[buildspec] all phases passed and every artifact and report exists", flush=True)
+        print(f"[pipeline] passed: {', '.join(path.name for path in buildspecs)}", flush=True)
         return 0
-    finally:
-        stop([moto])
 
 
 if __name__ == "__main__":

@@ -13,6 +13,10 @@ import boto3
 import pytest
 from moto import mock_aws
 
+#: the caller's environment, for the one place that talks to a real account on purpose: the
+#: contract suite reading a deployed stack's outputs (tests/contract/conftest.py)
+CALLER_ENVIRONMENT = dict(os.environ)
+
 for _variable in ("AWS_PROFILE", "AWS_ENDPOINT_URL", "AWS_SESSION_TOKEN", "SECRET_PARAMETER_NAME"):
     os.environ.pop(_variable, None)
 os.environ.update(
@@ -49,7 +53,9 @@ class FakeLambdaContext:
 def pytest_addoption(parser: pytest.Parser) -> None:
     group = parser.getgroup("contract", "contract suite target (tests/contract)")
     group.addoption("--base-url", default=None, help="run the contract suite against this URL")
-    group.addoption("--stack-name", default=None, help="...or against the ApiUrl output of this stack")
+    group.addoption(
+        "--stack-name", default=None, help="...or against every URL output of this stack (ApiUrl, Ec2Url, FargateUrl)"
+    )
     group.addoption(
         "--secret",
         choices=("present", "absent", "any"),

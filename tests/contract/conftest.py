@@ -1,15 +1,19 @@
-"""Where the contract suite runs: a host this fixture starts (default), --base-url, or --stack-name."""
+"""Where the contract suite runs: a host this fixture starts (default), --base-url, or every URL
+output of --stack-name (ApiUrl, and Ec2Url / FargateUrl when the stack has those variants)."""
 
 import json
 import os
 import urllib.error
 import urllib.request
 from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
+from functools import cache
 
 import pytest
 
 from host.local import free_port, running
+from tests.conftest import CALLER_ENVIRONMENT
 
 LOCAL_SECRET = "contract-suite-secret-value-0042"
 
@@ -44,11 +48,39 @@ def fetch(target: Target, path: str, method: str = "GET", timeout: float = 60) -
         return Reply(error.code, error.headers.get("Content-Type", ""), error.read().decode())
 
 
-def _stack_url(stack: str) -> str:
+URL_OUTPUTS = ("ApiUrl", "Ec2Url", "FargateUrl")
+
+
+@contextmanager
+def _caller_environment() -> Iterator[None]:
+    saved = dict(os.environ)
+    os.environ.clear()
+    os.environ.update(CALLER_ENVIRONMENT)
+    try:
+        yield
+    finally:
+        os.environ.clear()
+        os.environ.update(saved)
+
+
+@cache
+def stack_urls(stack: str) -> dict[str, str]:
+    """The stack's URL outputs that are present, in URL_OUTPUTS order; ApiUrl must be one."""
     import boto3
 
-    outputs = boto3.client("cloudformation").describe_stacks(StackName=stack)["Stacks"][0]["Outputs"]
-    return str(next(o["OutputValue"] for o in outputs if o["OutputKey"] == "ApiUrl"))
+    with _caller_environment():  # the caller's credentials and endpoint, not the unit tests' fakes
+        outputs = boto3.client("cloudformation").describe_stacks(StackName=stack)["Stacks"][0].get("Outputs", [])
+    values = {o["OutputKey"]: str(o["OutputValue"]) for o in outputs}
+    if "ApiUrl" not in values:
+        raise pytest.UsageError(f"stack {stack} has no ApiUrl output")
+    return {key: values[key] for key in URL_OUTPUTS if key in values}
+
+
+def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:
+    stack = metafunc.config.getoption("--stack-name")
+    if stack and "target" in metafunc.fixturenames:
+        urls = stack_urls(str(stack))
+        metafunc.parametrize("target", list(urls.values()), ids=list(urls), indirect=True, scope="session")
 
 
 @pytest.fixture(scope="session")
@@ -58,7 +90,7 @@ def target(request: pytest.FixtureRequest) -> Iterator[Target]:
     if option("--base-url"):
         yield Target(str(option("--base-url")).rstrip("/"), option("--secret") or "any", max_sleep)
     elif option("--stack-name"):
-        yield Target(_stack_url(str(option("--stack-name"))).rstrip("/"), option("--secret") or "present", max_sleep)
+        yield Target(str(request.param).rstrip("/"), option("--secret") or "present", max_sleep)
     else:
         previous = os.environ.get("LOCAL_SECRET")
         os.environ["LOCAL_SECRET"] = LOCAL_SECRET

@@ -4,6 +4,7 @@ offline SAM translations that `make translate` writes to .aws-sam/."""
 import json
 from collections.abc import Iterator
 from functools import cache
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -21,6 +22,33 @@ SAM_DEPLOYMENT_TYPES = frozenset(
     | {"Linear10PercentEvery1Minute"}
     | {f"Linear10PercentEvery{m}Minutes" for m in (2, 3, 10)}
 )
+
+
+class FakeCommand:
+    """A command (`sam`, `docker`) that records every call's arguments, for scripts that would deploy
+    or push. `docker login --password-stdin` gets its stdin read, as the real one does."""
+
+    SEPARATOR = "\x1e"
+
+    def __init__(self, folder: Path, name: str) -> None:
+        self.path = folder / name
+        self._record = folder / f"{name}.calls"
+        self.path.write_text(
+            "#!/bin/sh\n"
+            f"printf '%s\\n' \"$@\" '{self.SEPARATOR}' >> {self._record}\n"
+            'case "$1" in login) cat > /dev/null ;; esac\n'
+        )
+        self.path.chmod(0o755)
+
+    def calls(self) -> list[list[str]]:
+        if not self._record.exists():
+            return []
+        text = self._record.read_text().removesuffix(f"{self.SEPARATOR}\n")
+        return [call.splitlines() for call in text.split(f"{self.SEPARATOR}\n")]
+
+    def arguments(self) -> list[str]:
+        """The last call's arguments."""
+        return self.calls()[-1]
 
 
 def plain(node: Any) -> Any:

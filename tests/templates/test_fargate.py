@@ -123,3 +123,22 @@ def test_the_dockerfile_is_multi_stage_offline_non_root_with_a_healthcheck():
     assert not re.search(r"(?i)secret[_a-z]*\s*=", DOCKERFILE), "no secret in any layer"
     ignore = (ROOT / ".dockerignore").read_text().splitlines()
     assert ignore[1] == "*" or "*" in ignore, "the build context is an allowlist"
+
+
+def test_the_pipelines_repository_replaces_the_stacks_own_for_the_image_and_the_pull():
+    template = fargate()
+    assert template["Resources"]["Repository"]["Condition"] == "OwnRepository"
+    chosen = {"ImageRepository": "aws-cicd-pipeline-images", "ImageTag": "3f9c2ab"}
+    uri = evaluate(container()["Image"], chosen, template)["Fn::Sub"][1]["Uri"]
+    assert uri == {"Fn::Sub": "${AWS::AccountId}.dkr.ecr.${AWS::Region}.${AWS::URLSuffix}/${ImageRepository}"}
+    pulls = [
+        s
+        for policy in props("ExecutionRole")["Policies"]
+        for s in evaluate(policy["PolicyDocument"]["Statement"], chosen, template)
+        if "ecr:BatchGetImage" in s["Action"]
+    ]
+    assert pulls[0]["Resource"]["Fn::Sub"].endswith(":repository/${ImageRepository}")
+    own = evaluate(container()["Image"], {"ImageRepository": "", "ImageTag": "3f9c2ab"}, template)
+    assert own["Fn::Sub"][1]["Uri"] == {"Fn::GetAtt": ["Repository", "RepositoryUri"]}
+    root = load_template()["Resources"]["FargateStack"]["Properties"]["Parameters"]
+    assert root["ImageRepository"] == {"Ref": "FargateImageRepository"}

@@ -10,10 +10,10 @@ from pathlib import Path
 
 import boto3
 import pytest
-import yaml
 
 from host.local import free_port, start_moto, stop
 from tests.factories import ROOT
+from tests.templates.conftest import FakeCommand
 
 MAKEFILE = (ROOT / "Makefile").read_text()
 TARGETS = set(re.findall(r"^([a-z][a-z0-9-]*):", MAKEFILE, flags=re.MULTILINE))
@@ -36,29 +36,9 @@ def test_readme_starts_with_the_two_commands_and_names_only_real_targets():
     assert used <= TARGETS, used - TARGETS
 
 
-def test_buildspec_runs_only_make_targets():
-    spec = yaml.safe_load((ROOT / "buildspec.yml").read_text())
-    commands = [c for phase in spec["phases"].values() for c in phase["commands"]]
-    assert commands and all(c.split()[0] == "make" and c.split()[1] in TARGETS for c in commands)
-    assert "test" in [c.split()[1] for c in commands]
-
-
-class FakeSam:
-    """A `sam` that records its arguments, for the scripts that would deploy."""
-
-    def __init__(self, folder: Path) -> None:
-        self.path = folder / "sam"
-        self._record = folder / "args"
-        self.path.write_text(f"#!/bin/sh\nprintf '%s\\n' \"$@\" > {self._record}\n")
-        self.path.chmod(0o755)
-
-    def arguments(self) -> list[str]:
-        return self._record.read_text().splitlines()
-
-
 @pytest.fixture
-def fake_sam(tmp_path: Path) -> FakeSam:
-    return FakeSam(tmp_path)
+def fake_sam(tmp_path: Path) -> FakeCommand:
+    return FakeCommand(tmp_path, "sam")
 
 
 @pytest.fixture
@@ -70,35 +50,6 @@ def local_s3() -> Iterator[str]:
         yield f"http://127.0.0.1:{port}"
     finally:
         stop([server])
-
-
-def test_make_package_uploads_the_code_and_rewrites_the_template(local_s3):
-    """What CodeBuild runs, against a local S3: every code location becomes an s3:// URI that exists."""
-    s3 = boto3.client("s3", endpoint_url=local_s3)
-    s3.create_bucket(Bucket="artifacts")
-    environment = {**os.environ, "AWS_ENDPOINT_URL": local_s3, "AWS_DEFAULT_REGION": "us-east-1"}
-    result = subprocess.run(
-        ["make", "package", "ARTIFACT_BUCKET=artifacts", "ARTIFACT_PREFIX=test"],
-        cwd=ROOT,
-        env=environment,
-        capture_output=True,
-        text=True,
-        timeout=300,
-        check=False,
-    )
-    assert result.returncode == 0, result.stdout + result.stderr
-    packaged = Path(ROOT / ".aws-sam" / "packaged.yaml").read_text()
-    uris = re.findall(r"(?:CodeUri|ContentUri): (\S+)", packaged)
-    from tests.templates.conftest import load_template
-
-    code = [
-        r
-        for r in load_template()["Resources"].values()
-        if r["Type"].startswith("AWS::Serverless::") and r["Type"] != "AWS::Serverless::Api"
-    ]
-    assert len(uris) == len(code) and all(u.startswith("s3://artifacts/test/") for u in uris), uris
-    keys = {o["Key"] for o in s3.list_objects_v2(Bucket="artifacts")["Contents"]}
-    assert {u.removeprefix("s3://artifacts/") for u in uris} <= keys
 
 
 def test_the_sam_local_tier_says_skipped_loudly_where_it_cannot_start():
@@ -182,29 +133,3 @@ def test_make_deploy_params_keep_the_samconfig_parameters(fake_sam):
     arguments = fake_sam.arguments()
     assert "Environment=prod" in arguments and "EnableFargate=true" in arguments
     assert "DeploymentType=AllAtOnce" in arguments and "DeploymentType=Canary10Percent5Minutes" not in arguments
-
-
-def _run_buildspec(*arguments: str) -> subprocess.CompletedProcess[str]:
-    return subprocess.run(
-        [str(ROOT / ".venv" / "bin" / "python"), str(ROOT / "scripts" / "run_buildspec.py"), *arguments],
-        cwd=ROOT,
-        capture_output=True,
-        text=True,
-        timeout=600,
-        check=False,
-    )
-
-
-def test_the_buildspec_runs_locally_phase_by_phase_with_aws_stubbed():
-    result = _run_buildspec()
-    assert result.returncode == 0, result.stdout[-3000:] + result.stderr[-2000:]
-    assert "all phases passed" in result.stdout
-    phases = [line.split(":")[0] for line in result.stdout.splitlines() if line.startswith("[buildspec] ")]
-    assert phases[:3] == ["[buildspec] install", "[buildspec] pre_build", "[buildspec] build"]
-
-
-def test_a_typo_in_the_buildspec_fails_here(tmp_path):
-    broken = tmp_path / "buildspec.yml"
-    broken.write_text((ROOT / "buildspec.yml").read_text().replace("make package", "make pakage"))
-    result = _run_buildspec("--buildspec", str(broken))
-    assert result.returncode == 1 and "FAILED in build" in result.stdout

@@ -1,0 +1,382 @@
+"""infra/pipeline.yaml as data: stage order, action types, approval before prod, teardown order,
+artifact bucket hardening, least privilege (the execution role against the registry schemas and the
+Service Authorization Reference), and the buildspecs it runs."""
+
+import fnmatch
+import json
+import re
+import subprocess
+import sys
+
+import pytest
+import yaml
+
+from scripts import execution_policy
+from tests.factories import ROOT
+from tests.templates.conftest import evaluate, load_template, resources
+
+PIPELINE = "infra/pipeline.yaml"
+MAKEFILE = (ROOT / "Makefile").read_text()
+TARGETS = set(re.findall(r"^([a-z][a-z0-9-]*):", MAKEFILE, flags=re.MULTILINE))
+BUILDSPECS = ("buildspec.yml", "buildspec-contract.yml", "buildspec-teardown.yml")
+
+
+def pipeline():
+    return load_template(PIPELINE)
+
+
+def props(name):
+    return pipeline()["Resources"][name]["Properties"]
+
+
+def stages(**parameters):
+    """The pipeline's stages for these parameter values (conditions resolved)."""
+    return evaluate(props("Pipeline")["Stages"], parameters, pipeline())
+
+
+def action(stage, name, **parameters):
+    (found,) = [a for s in stages(**parameters) if s["Name"] == stage for a in s["Actions"] if a["Name"] == name]
+    return found
+
+
+def sub_text(value):
+    return value["Fn::Sub"] if isinstance(value, dict) else value
+
+
+# ---------------------------------------------------------------- shape of the pipeline
+def test_v2_pipeline_triggers_on_the_branch_and_on_code_paths_only():
+    pipeline_props = props("Pipeline")
+    assert pipeline_props["PipelineType"] == "V2"
+    (trigger,) = pipeline_props["Triggers"]
+    assert trigger["ProviderType"] == "CodeStarSourceConnection"
+    assert trigger["GitConfiguration"]["SourceActionName"] == "Source"
+    (push,) = trigger["GitConfiguration"]["Push"]
+    assert push["Branches"]["Includes"] == [{"Ref": "Branch"}]
+    excluded = push["FilePaths"]["Excludes"]
+    assert fnmatch.fnmatch("docs/decisions.md", excluded[0]) and "*.md" in excluded
+    assert not any(fnmatch.fnmatch("layers/shared/simple_api/http.py", pattern) for pattern in excluded)
+    assert len(push["FilePaths"]["Includes"]) + len(excluded) <= 8  # CodePipeline's limit per filter
+
+
+def test_stages_run_in_the_workshop_order_with_teardown_on_by_default():
+    assert [s["Name"] for s in stages()] == [
+        "Source",
+        "Build",
+        "DeployDev",
+        "TestDev",
+        "ApproveProd",
+        "DeployProd",
+        "Teardown",
+    ]
+    assert pipeline()["Parameters"]["IncludeTeardown"]["Default"] == "true"
+    assert [s["Name"] for s in stages(IncludeTeardown="false")][-1] == "DeployProd"
+
+
+def test_action_types_and_versions_are_the_current_ones():
+    expected = {
+        "Source": ("Source", "CodeStarSourceConnection"),
+        "TestBuildPackage": ("Build", "CodeBuild"),
+        "CreateChangeSet": ("Deploy", "CloudFormation"),
+        "ExecuteChangeSet": ("Deploy", "CloudFormation"),
+        "ContractTests": ("Test", "CodeBuild"),
+        "CreateProdChangeSet": ("Deploy", "CloudFormation"),
+        "ApproveProd": ("Approval", "Manual"),
+        "ApproveForDeletion": ("Approval", "Manual"),
+        "DeleteProd": ("Deploy", "CloudFormation"),
+        "DeleteDev": ("Deploy", "CloudFormation"),
+        "EmptyArtifactsAndImages": ("Build", "CodeBuild"),
+    }
+    for stage in stages():
+        for found in stage["Actions"]:
+            kind = found["ActionTypeId"]
+            assert (kind["Category"], kind["Provider"]) == expected[found["Name"]], found["Name"]
+            assert kind["Owner"] == "AWS" and kind["Version"] == "1"
+    text = json.dumps(stages())
+    assert "OAuthToken" not in text and "ThirdParty" not in text  # not the deprecated GitHub (v1) source
+
+
+def test_dev_gets_a_change_set_created_then_executed_with_the_pipeline_choices():
+    create, execute = action("DeployDev", "CreateChangeSet"), action("DeployDev", "ExecuteChangeSet")
+    assert (create["RunOrder"], execute["RunOrder"]) == (1, 2)
+    config = create["Configuration"]
+    assert config["ActionMode"] == "CHANGE_SET_REPLACE"
+    assert execute["Configuration"]["ActionMode"] == "CHANGE_SET_EXECUTE"
+    assert config["ChangeSetName"] == execute["Configuration"]["ChangeSetName"]
+    assert sub_text(config["StackName"]) == "${StackPrefix}-dev" == sub_text(execute["Configuration"]["StackName"])
+    assert config["TemplatePath"] == "Build::.aws-sam/packaged.yaml"
+    assert config["TemplateConfiguration"] == "Build::.aws-sam/pipeline/dev.json"
+    assert set(config["Capabilities"].split(",")) == {"CAPABILITY_IAM", "CAPABILITY_AUTO_EXPAND"}
+    assert config["RoleArn"] == {"Fn::GetAtt": ["CloudFormationExecutionRole", "Arn"]}
+    overrides = sub_text(config["ParameterOverrides"])
+    for variant in ("EnableEc2", "EnableFargate"):
+        assert f'"{variant}": "${{{variant}}}"' in overrides
+    assert '"SecretKeyId": "${DevSecretKeyId}"' in overrides and "SecretValue" not in overrides
+
+
+def test_contract_tests_run_against_dev_before_anything_touches_prod():
+    order = [(s["Name"], a["Name"]) for s in stages() for a in sorted(s["Actions"], key=lambda a: a["RunOrder"])]
+    assert order.index(("TestDev", "ContractTests")) < order.index(("ApproveProd", "CreateProdChangeSet"))
+    project = props("ContractTestsProject")
+    assert project["Source"]["BuildSpec"] == "buildspec-contract.yml"
+    variables = {v["Name"]: v["Value"] for v in project["Environment"]["EnvironmentVariables"]}
+    assert sub_text(variables["STACK_NAME"]) == "${StackPrefix}-dev"
+
+
+def test_prod_changes_only_after_a_manual_approval_that_shows_its_change_set():
+    create, approve = action("ApproveProd", "CreateProdChangeSet"), action("ApproveProd", "ApproveProd")
+    assert create["RunOrder"] < approve["RunOrder"]  # the change set exists when the approver looks
+    assert create["Configuration"]["ActionMode"] == "CHANGE_SET_REPLACE"  # creating one changes nothing
+    assert create["Configuration"]["TemplateConfiguration"] == "Build::.aws-sam/pipeline/prod.json"
+    assert approve["Configuration"]["NotificationArn"] == {"Ref": "ApprovalTopic"}
+    link = sub_text(approve["Configuration"]["ExternalEntityLink"])
+    assert "${StackPrefix}-prod" in link and sub_text(create["Configuration"]["ChangeSetName"]) in link
+    execute = action("DeployProd", "ExecuteChangeSet")
+    assert execute["Configuration"]["ChangeSetName"] == create["Configuration"]["ChangeSetName"]
+    for stage in stages():
+        if stage["Name"] in ("Source", "Build", "DeployDev", "TestDev"):
+            assert "-prod" not in json.dumps(stage), stage["Name"]
+
+
+def test_the_environments_get_all_at_once_in_dev_and_a_canary_in_prod():
+    from scripts.pipeline_artifacts import configuration
+
+    assert configuration("dev", {})["Parameters"]["DeploymentType"] == "AllAtOnce"
+    assert configuration("prod", {})["Parameters"]["DeploymentType"].startswith("Canary")
+
+
+def test_teardown_approves_then_deletes_prod_then_dev_then_empties_what_stacks_cannot():
+    (teardown,) = [s for s in stages() if s["Name"] == "Teardown"]
+    ordered = sorted(teardown["Actions"], key=lambda a: a["RunOrder"])
+    assert [a["Name"] for a in ordered] == ["ApproveForDeletion", "DeleteProd", "DeleteDev", "EmptyArtifactsAndImages"]
+    assert len({a["RunOrder"] for a in ordered}) == 4  # strictly one after another
+    assert ordered[0]["Configuration"]["NotificationArn"] == {"Ref": "ApprovalTopic"}
+    deleted = [sub_text(a["Configuration"]["StackName"]) for a in ordered[1:3]]
+    assert deleted == ["${StackPrefix}-prod", "${StackPrefix}-dev"]
+    assert all(a["Configuration"]["ActionMode"] == "DELETE_ONLY" for a in ordered[1:3])
+    assert props("CleanUpProject")["Source"]["BuildSpec"] == "buildspec-teardown.yml"
+    assert pipeline()["Resources"]["ImageRepository"]["Properties"]["EmptyOnDelete"] is True
+
+
+# ---------------------------------------------------------------- artifact bucket
+def test_the_artifact_bucket_is_encrypted_versioned_private_tls_only_and_expires():
+    bucket = props("ArtifactBucket")
+    (rule,) = bucket["BucketEncryption"]["ServerSideEncryptionConfiguration"]
+    assert rule["ServerSideEncryptionByDefault"] == {
+        "SSEAlgorithm": "aws:kms",
+        "KMSMasterKeyID": {"Fn::GetAtt": ["PipelineKey", "Arn"]},
+    }
+    assert bucket["VersioningConfiguration"] == {"Status": "Enabled"}
+    assert set(bucket["PublicAccessBlockConfiguration"].values()) == {True}
+    assert len(bucket["PublicAccessBlockConfiguration"]) == 4
+    rules = bucket["LifecycleConfiguration"]["Rules"]
+    assert any("ExpirationInDays" in r and "NoncurrentVersionExpiration" in r for r in rules)
+    policy = props("ArtifactBucketPolicy")["PolicyDocument"]["Statement"]
+    tls = [s for s in policy if s["Effect"] == "Deny" and s.get("Condition", {}).get("Bool")]
+    assert tls and tls[0]["Condition"]["Bool"] == {"aws:SecureTransport": "false"} and tls[0]["Principal"] == "*"
+    assert props("Pipeline")["ArtifactStore"]["EncryptionKey"]["Id"] == {"Fn::GetAtt": ["PipelineKey", "Arn"]}
+    assert props("PipelineKey")["EnableKeyRotation"] is True
+
+
+# ---------------------------------------------------------------- roles
+def _allowed(role):
+    found = []
+    for policy in props(role).get("Policies", []):
+        for statement in evaluate(policy["PolicyDocument"]["Statement"], {"EnableFargate": "true"}, pipeline()):
+            actions = statement["Action"] if isinstance(statement["Action"], list) else [statement["Action"]]
+            found += [(a, statement) for a in actions]
+    return found
+
+
+def test_each_build_project_has_its_own_role_a_current_arm_image_and_encrypted_logs():
+    projects = resources(pipeline(), "AWS::CodeBuild::Project")
+    roles = [p["Properties"]["ServiceRole"]["Fn::GetAtt"][0] for p in projects.values()]
+    assert len(set(roles)) == len(projects) == 3
+    for name, project in projects.items():
+        environment = project["Properties"]["Environment"]
+        assert environment["Image"] == "aws/codebuild/amazonlinux-aarch64-standard:3.0", name
+        assert environment["Type"] == "ARM_CONTAINER"
+        assert project["Properties"]["EncryptionKey"] == {"Fn::GetAtt": ["PipelineKey", "Arn"]}
+        assert (ROOT / project["Properties"]["Source"]["BuildSpec"]).is_file()
+    assert props("BuildProject")["Environment"]["PrivilegedMode"] == {"Fn::If": ["FargateEnabled", True, False]}
+
+
+def test_the_pipeline_role_uses_both_connection_actions_and_passes_only_the_execution_role():
+    allowed = dict(_allowed("PipelineRole"))
+    for name in ("codeconnections:UseConnection", "codestar-connections:UseConnection"):
+        assert allowed[name]["Resource"] == {"Ref": "Connection"}  # the one the stack created (ConnectionArn empty)
+    passing = allowed["iam:PassRole"]
+    assert passing["Resource"] == {"Fn::GetAtt": ["CloudFormationExecutionRole", "Arn"]}
+    assert passing["Condition"] == {"StringEquals": {"iam:PassedToService": "cloudformation.amazonaws.com"}}
+
+
+def test_the_job_roles_touch_only_the_pipelines_own_resources():
+    for role in ("BuildRole", "ContractTestsRole", "CleanUpRole", "PipelineRole"):
+        for name, statement in _allowed(role):
+            if statement["Resource"] == "*":
+                assert name == "ecr:GetAuthorizationToken", (role, name)  # no resource-level permission
+    assert {name for name, _ in _allowed("ContractTestsRole") if name.startswith("cloudformation:")} == {
+        "cloudformation:DescribeStacks"
+    }
+    assert not [n for n, _ in _allowed("BuildRole") if n.startswith(("cloudformation:", "iam:", "ssm:"))]
+
+
+def test_every_role_is_assumable_only_by_its_service_of_this_account():
+    services = {
+        "BuildRole": "codebuild.amazonaws.com",
+        "ContractTestsRole": "codebuild.amazonaws.com",
+        "CleanUpRole": "codebuild.amazonaws.com",
+        "PipelineRole": "codepipeline.amazonaws.com",
+        "CloudFormationExecutionRole": "cloudformation.amazonaws.com",
+    }
+    assert set(resources(pipeline(), "AWS::IAM::Role")) == set(services)
+    for role, service in services.items():
+        (statement,) = props(role)["AssumeRolePolicyDocument"]["Statement"]
+        assert statement["Principal"] == {"Service": service}
+        assert statement["Condition"] == {"StringEquals": {"aws:SourceAccount": {"Ref": "AWS::AccountId"}}}
+
+
+# ---------------------------------------------------------------- the CloudFormation execution role
+@pytest.fixture(scope="module")
+def execution_statements():
+    policies = [props(ref["Ref"]) for ref in props("CloudFormationExecutionRole")["ManagedPolicyArns"]]
+    return [s for policy in policies for s in policy["PolicyDocument"]["Statement"]]
+
+
+def _granted(statements):
+    return {action for s in statements for action in s["Action"]}
+
+
+def test_the_generated_execution_policy_is_current():
+    result = subprocess.run(
+        [sys.executable, str(ROOT / "scripts" / "execution_policy.py"), "--check"],
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+    assert result.returncode == 0, result.stdout + result.stderr
+
+
+def test_the_execution_role_grants_what_every_resource_type_needs_and_nothing_more(execution_statements):
+    granted = _granted(execution_statements)
+    needed = set(execution_policy.needed_actions())
+    assert granted == needed, (sorted(needed - granted), sorted(granted - needed))
+    for kind in execution_policy.resource_types():
+        missing = execution_policy.handler_permissions(kind) - granted - set(execution_policy.EXCLUDED)
+        assert not missing, (kind, missing)
+    assert all(reason.strip() for reason in {**execution_policy.EXCLUDED, **execution_policy.EXTRA}.values())
+
+
+def test_the_check_can_fail_when_a_template_adds_a_resource_type(monkeypatch, execution_statements):
+    real = execution_policy.resource_types()
+    monkeypatch.setattr(execution_policy, "resource_types", lambda: real | {"AWS::SQS::Queue"})
+    assert "sqs:CreateQueue" in set(execution_policy.needed_actions()) - _granted(execution_statements)
+
+
+def test_scoped_actions_accept_the_resources_they_are_scoped_to(execution_statements):
+    for statement in execution_statements:
+        if statement["Resource"] == ["*"] or statement["Action"] == ["iam:CreateServiceLinkedRole"]:
+            continue
+        for name in statement["Action"]:
+            accepted = execution_policy.accepted_resource_types(name)
+            service = name.split(":")[0]
+            assert accepted and any((service, kind) in execution_policy.SCOPES for kind in accepted), name
+
+
+SCOPED = r"\$\{StackPrefix\}-(dev|prod)-|SharedLayer|key/\*|/aws/service/|ArtifactBucket|aws-service-role"
+
+
+def test_scopes_name_only_the_two_environments_never_the_pipeline_itself(execution_statements):
+    for statement in execution_statements:
+        for resource in statement["Resource"]:
+            text = sub_text(resource)
+            if text == "*":
+                continue
+            assert re.search(SCOPED, text), text
+            assert "aws-cicd-pipeline" not in text
+
+
+def test_roles_are_passed_only_to_the_services_that_run_them(execution_statements):
+    (passing,) = [s for s in execution_statements if "iam:PassRole" in s["Action"]]
+    assert passing["Action"] == ["iam:PassRole"]
+    for resource in passing["Resource"]:
+        assert re.search(r"\$\{StackPrefix\}-(dev|prod)-\*$", sub_text(resource)), resource
+    services = passing["Condition"]["StringEquals"]["iam:PassedToService"]
+    assert "cloudformation.amazonaws.com" not in services and "iam.amazonaws.com" not in services
+
+
+def test_each_managed_policy_fits_the_iam_size_limit():
+    for ref in props("CloudFormationExecutionRole")["ManagedPolicyArns"]:
+        document = props(ref["Ref"])["PolicyDocument"]
+        assert len(json.dumps(document, separators=(",", ":"))) < 6144, ref
+
+
+# ---------------------------------------------------------------- buildspecs
+@pytest.mark.parametrize("name", BUILDSPECS)
+def test_every_buildspec_command_is_a_make_target_on_the_projects_python(name):
+    spec = yaml.safe_load((ROOT / name).read_text())
+    commands = [c for phase in spec["phases"].values() for c in (phase or {}).get("commands", [])]
+    assert commands and all(c.split()[0] == "make" and c.split()[1] in TARGETS for c in commands), commands
+    python = spec["phases"]["install"]["runtime-versions"]["python"]
+    assert str(python) == (ROOT / ".python-version").read_text().strip()
+
+
+@pytest.mark.parametrize("name", BUILDSPECS)
+def test_every_target_a_buildspec_calls_installs_what_it_runs(name):
+    """Either the install phase runs `make install`, or each target installs its own environment."""
+    spec = yaml.safe_load((ROOT / name).read_text())
+    if "make install" in (spec["phases"]["install"].get("commands") or []):
+        return
+    for command in [c for phase in spec["phases"].values() for c in (phase or {}).get("commands", [])]:
+        target = command.split()[1]
+        (prerequisites,) = re.findall(rf"^{re.escape(target)}: ([^#\n]*)", MAKEFILE, re.MULTILINE)
+        assert "$(VENV)/.installed" in prerequisites.split(), (name, target)
+
+
+def test_the_build_tests_first_and_installs_every_tool_it_then_uses():
+    spec = yaml.safe_load((ROOT / "buildspec.yml").read_text())
+    assert spec["phases"]["install"]["commands"] == ["make install"]
+    assert spec["phases"]["pre_build"]["commands"] == ["make test"]
+    install = re.search(r"^install: (.*?)##", MAKEFILE, re.MULTILINE)
+    assert install and {"$(VENV)/.installed", "$(SAM_ENV)/.installed"} <= set(install.group(1).split())
+    artifacts = spec["artifacts"]["files"]
+    template = pipeline()
+    keys = ("TemplatePath", "TemplateConfiguration")
+    paths = {a["Configuration"][k] for s in stages() for a in s["Actions"] for k in keys if k in a["Configuration"]}
+    assert {p.removeprefix("Build::") for p in paths} == set(artifacts)
+    assert template["Resources"]["BuildProject"]["Properties"]["Cache"]["Type"] == "S3"
+
+
+def _run_buildspec(*arguments):
+    return subprocess.run(
+        [str(ROOT / ".venv" / "bin" / "python"), str(ROOT / "scripts" / "run_buildspec.py"), *arguments],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        timeout=600,
+        check=False,
+    )
+
+
+def test_the_three_buildspecs_run_locally_in_pipeline_order_against_a_local_aws():
+    result = _run_buildspec()
+    assert result.returncode == 0, result.stdout[-3000:] + result.stderr[-2000:]
+    lines = result.stdout.splitlines()
+    ran = [line.split("]")[0][1:] for line in lines if re.match(r"\[buildspec[a-z-]*\.yml\] ", line)]
+    assert list(dict.fromkeys(ran)) == list(BUILDSPECS)
+    assert "50 passed" in result.stdout  # the contract suite, through the stack's ApiUrl output
+    # make package: every code location became an s3:// URI under the commit, in the artifact bucket
+    packaged = (ROOT / ".aws-sam" / "packaged.yaml").read_text()
+    uris = re.findall(r"(?:CodeUri|ContentUri): (\S+)", packaged)
+    code = [r for r in load_template()["Resources"].values() if r["Type"].startswith("AWS::Serverless::")]
+    assert len(uris) == len([r for r in code if r["Type"] != "AWS::Serverless::Api"])
+    assert all(u.startswith(f"s3://codebuild-artifacts-local/aws-cicd/{'0123456789abcdef' * 2}") for u in uris), uris
+    # the teardown emptied what the build uploaded: the code, the nested templates
+    deleted = re.search(r"s3://codebuild-artifacts-local: (\d+) object versions deleted", result.stdout)
+    assert deleted and int(deleted.group(1)) >= len(set(uris)) + 3
+
+
+def test_a_typo_in_a_buildspec_fails_here(tmp_path):
+    broken = tmp_path / "buildspec.yml"
+    broken.write_text((ROOT / "buildspec.yml").read_text().replace("make package", "make pakage"))
+    result = _run_buildspec("--buildspec", str(broken))
+    assert result.returncode == 1 and "FAILED in build" in result.stdout
