@@ -5,13 +5,11 @@ import re
 import shutil
 import subprocess
 import tempfile
-from collections.abc import Iterator
 from pathlib import Path
 
 import boto3
 import pytest
 
-from host.local import free_port, start_moto, stop
 from tests.factories import ROOT
 from tests.templates.conftest import FakeCommand
 
@@ -39,17 +37,6 @@ def test_readme_starts_with_the_two_commands_and_names_only_real_targets():
 @pytest.fixture
 def fake_sam(tmp_path: Path) -> FakeCommand:
     return FakeCommand(tmp_path, "sam")
-
-
-@pytest.fixture
-def local_s3() -> Iterator[str]:
-    """moto's server on 127.0.0.1 (a free port), stopped after the test."""
-    port = free_port()
-    server = start_moto(port)
-    try:
-        yield f"http://127.0.0.1:{port}"
-    finally:
-        stop([server])
 
 
 def test_the_sam_local_tier_says_skipped_loudly_where_it_cannot_start():
