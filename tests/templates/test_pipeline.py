@@ -169,7 +169,15 @@ def test_the_artifact_bucket_is_encrypted_versioned_private_tls_only_and_expires
     assert set(bucket["PublicAccessBlockConfiguration"].values()) == {True}
     assert len(bucket["PublicAccessBlockConfiguration"]) == 4
     rules = bucket["LifecycleConfiguration"]["Rules"]
-    assert any("ExpirationInDays" in r and "NoncurrentVersionExpiration" in r for r in rules)
+    expiring = [r for r in rules if "ExpirationInDays" in r]
+    assert [sub_text(r["Prefix"]) for r in expiring] == ["${StackPrefix}-pipeline/"]  # the hand-offs only
+    assert props("Pipeline")["Name"] == {"Fn::Sub": "${StackPrefix}-pipeline"}
+    longest = re.fullmatch(
+        r"\^\[a-z\]\[a-z0-9-\]\{1,(\d+)\}\$", pipeline()["Parameters"]["StackPrefix"]["AllowedPattern"]
+    )
+    assert longest and 1 + int(longest.group(1)) + len("-pipeline") <= 20  # CodePipeline's folder: 20 characters
+    assert any("NoncurrentVersionExpiration" in r for r in rules)
+    assert any("AbortIncompleteMultipartUpload" in r for r in rules)
     policy = props("ArtifactBucketPolicy")["PolicyDocument"]["Statement"]
     tls = [s for s in policy if s["Effect"] == "Deny" and s.get("Condition", {}).get("Bool")]
     assert tls and tls[0]["Condition"]["Bool"] == {"aws:SecureTransport": "false"} and tls[0]["Principal"] == "*"
