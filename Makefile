@@ -117,7 +117,7 @@ checkov: $(CHECKOV_ENV)/.installed ## checkov over every template and the transl
 
 unit: $(VENV)/.installed ## pytest: unit tests (moto, no network) and template policy tests
 	mkdir -p $(REPORTS)
-	$(VENV)/bin/pytest --junitxml=$(REPORTS)/junit.xml
+	$(VENV)/bin/pytest -n auto --junitxml=$(REPORTS)/junit.xml
 
 contract: $(VENV)/.installed ## the contract suite against BASE_URL=... or every URL output of STACK=... (needs network)
 	@test -n "$(BASE_URL)$(STACK)" || { echo "usage: make contract BASE_URL=<url> | STACK=<stack name>"; exit 2; }
