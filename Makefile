@@ -10,6 +10,8 @@ UV          := $(UV_ENV)/bin/uv
 VENV        := .venv
 SAM_ENV     := .tools/sam
 CHECKOV_ENV := .tools/checkov
+GATES_ENV   := .tools/gates
+GATES       := $(GATES_ENV)/bin/python scripts/gates.py
 SAM         := $(SAM_ENV)/bin/sam
 CFN_LINT    := $(SAM_ENV)/bin/cfn-lint
 CHECKOV     := $(CHECKOV_ENV)/bin/checkov
@@ -28,7 +30,8 @@ PIPELINE_STACK ?= aws-cicd-pipeline  # samconfig.toml [pipeline]
 
 .PHONY: help run install test lint format typecheck requirements check-requirements validate cfn-lint build \
         translate checkov unit openapi contract test-sam-local test-container sam-local-tier-if-possible test-ec2-boot ec2-boot-tier-if-possible image-context ec2-bundle ec2-release bench package deploy set-secret destroy clean \
-        execution-policy pipeline-artifacts pipeline-clean pipeline pipeline-destroy put-secret delete-secret
+        execution-policy pipeline-artifacts pipeline-clean pipeline pipeline-destroy put-secret delete-secret \
+        pr secrets secrets-baseline sast sbom sca sca-if-possible hooks
 
 help: ## list the targets
 	@grep -hE '^[a-z0-9-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-20s %s\n", $$1, $$2}'
@@ -53,7 +56,12 @@ $(CHECKOV_ENV)/.installed: tools/checkov/requirements.txt $(UV)
 	VIRTUAL_ENV=$(CHECKOV_ENV) $(UV) pip sync --quiet --require-hashes tools/checkov/requirements.txt
 	touch $@
 
-install: $(VENV)/.installed $(SAM_ENV)/.installed $(CHECKOV_ENV)/.installed ## create the app env and the isolated tool envs from the lock files
+$(GATES_ENV)/.installed: tools/gates/requirements.txt $(UV)
+	$(UV) venv --quiet --allow-existing --python $(PYTHON) $(GATES_ENV)
+	VIRTUAL_ENV=$(GATES_ENV) $(UV) pip sync --quiet --require-hashes tools/gates/requirements.txt
+	touch $@
+
+install: $(VENV)/.installed $(SAM_ENV)/.installed $(CHECKOV_ENV)/.installed $(GATES_ENV)/.installed ## create the app env and the isolated tool envs from the lock files
 
 # ---------------------------------------------------------------- run
 run: $(VENV)/.installed ## serve the API on 127.0.0.1:3000 with a local AWS (moto) holding the secret; Ctrl-C stops
@@ -61,11 +69,12 @@ run: $(VENV)/.installed ## serve the API on 127.0.0.1:3000 with a local AWS (mot
 	  $(if $(ENV_VARS),--env-file $(ENV_VARS))
 
 # ---------------------------------------------------------------- checks
-OFFLINE_CHECKS := lint typecheck check-requirements validate cfn-lint translate checkov unit
+OFFLINE_CHECKS := lint typecheck check-requirements secrets sast validate cfn-lint translate sbom checkov unit
 
-test: install ## every offline check (what CI runs), then the sam local tier where a Docker engine can start
+test: install ## every offline check and gate (what CI runs), then SCA and the Docker and EC2 tiers where they can run
 	@mkdir -p $(REPORTS) && rm -f $(REPORTS)/timings.tsv
 	@for stage in $(OFFLINE_CHECKS); do scripts/timed.sh $$stage $(MAKE) $$stage || exit 1; done
+	@scripts/timed.sh sca $(MAKE) sca-if-possible
 	@scripts/timed.sh docker-tiers $(MAKE) sam-local-tier-if-possible
 	@scripts/timed.sh ec2-boot-tier $(MAKE) ec2-boot-tier-if-possible
 
@@ -79,6 +88,30 @@ format: $(VENV)/.installed ## apply ruff fixes and formatting
 
 typecheck: $(VENV)/.installed ## mypy (strict on simple_api, functions and scripts)
 	$(VENV)/bin/mypy
+
+pr: test ## what the pipeline's Build stage runs before packaging (commit hooks: .pre-commit-config.yaml)
+
+# ---------------------------------------------------------------- gates (scripts/gates.py; thresholds in pyproject.toml)
+secrets: $(GATES_ENV)/.installed ## secrets detection over the tree against the audited .secrets.baseline
+	$(GATES) secrets
+
+secrets-baseline: $(GATES_ENV)/.installed ## rewrite .secrets.baseline after a false positive (then audit it)
+	$(GATES) secrets --update-baseline
+
+sast: $(GATES_ENV)/.installed ## bandit over the Python code, failing at the committed severity
+	$(GATES) sast
+
+sbom: $(GATES_ENV)/.installed $(UV) ## CycloneDX SBOMs of the layer, the functions and the image -> .aws-sam/sbom/
+	$(GATES) sbom $(BUILD_DIR)/sbom
+
+sca: $(GATES_ENV)/.installed $(UV) ## pip-audit of the pinned dependencies; SCA_REQUIRED=true fails when the database is unreachable
+	$(GATES) sca $(if $(filter true,$(SCA_REQUIRED)),--required)
+
+sca-if-possible: $(GATES_ENV)/.installed $(UV)
+	$(GATES) sca $(if $(filter true,$(SCA_REQUIRED)),--required) || { rc=$$?; [ $$rc -eq 77 ] || exit $$rc; }
+
+hooks: $(GATES_ENV)/.installed $(VENV)/.installed ## install the git pre-commit hooks (.pre-commit-config.yaml)
+	$(GATES_ENV)/bin/pre-commit install
 
 openapi: $(VENV)/.installed ## regenerate docs/openapi.json from template.yaml routes and events/expected.json
 	PYTHONPATH=.:layers/shared $(VENV)/bin/python -m host.openapi docs/openapi.json
@@ -115,9 +148,10 @@ checkov: $(CHECKOV_ENV)/.installed ## checkov over every template and the transl
 	$(CHECKOV) --framework cloudformation --skip-download --compact --quiet \
 	  $(foreach f,template.yaml $(INFRA) $(wildcard $(BUILD_DIR)/translated-*.json),-f $(f))
 
-unit: $(VENV)/.installed ## pytest: unit tests (moto, no network) and template policy tests
+unit: $(VENV)/.installed ## pytest on every core: unit, host, contract and template tests; JUnit + coverage reports
 	mkdir -p $(REPORTS)
-	$(VENV)/bin/pytest -n auto --junitxml=$(REPORTS)/junit.xml
+	COVERAGE_CORE=sysmon $(VENV)/bin/pytest -n auto --junitxml=$(REPORTS)/junit.xml \
+	  --cov --cov-report=xml:$(REPORTS)/coverage.xml --cov-report=term
 
 contract: $(VENV)/.installed ## the contract suite against BASE_URL=... or every URL output of STACK=... (needs network)
 	@test -n "$(BASE_URL)$(STACK)" || { echo "usage: make contract BASE_URL=<url> | STACK=<stack name>"; exit 2; }

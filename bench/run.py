@@ -290,7 +290,7 @@ def sleeps_in_flight(base: str, count: int = 4) -> Iterator[None]:
     def sleeper() -> None:
         while not stop.is_set():
             with contextlib.suppress(OSError):
-                urllib.request.urlopen(f"{base}/sleep/1", timeout=30).read()  # noqa: S310 - loopback
+                urllib.request.urlopen(f"{base}/sleep/1", timeout=30).read()  # noqa: S310 - loopback  # nosec B310
 
     threads = [threading.Thread(target=sleeper, daemon=True) for _ in range(count)]
     for thread in threads:

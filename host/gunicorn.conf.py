@@ -25,4 +25,4 @@ loglevel = os.environ.get("HOST_LOG_LEVEL", "info")
 preload_app = False
 # Worker heartbeats are files; /dev/shm (a tmpfs in every container) keeps them off a read-only
 # root filesystem (the Fargate task runs with one) and off slow disks.
-worker_tmp_dir = os.environ.get("HOST_WORKER_TMP_DIR") or ("/dev/shm" if Path("/dev/shm").is_dir() else None)  # noqa: S108
+worker_tmp_dir = os.environ.get("HOST_WORKER_TMP_DIR") or ("/dev/shm" if Path("/dev/shm").is_dir() else None)  # noqa: S108  # nosec B108

@@ -51,7 +51,7 @@ def wait_until(url: str, seconds: float, process: subprocess.Popen[bytes]) -> No
         if process.poll() is not None:
             raise RuntimeError(f"{process.args!r} exited with {process.returncode} before answering {url}")
         try:
-            with urllib.request.urlopen(url, timeout=1):  # noqa: S310 - our own loopback URL
+            with urllib.request.urlopen(url, timeout=1):  # noqa: S310 - our own loopback URL  # nosec B310
                 return
         except OSError:
             time.sleep(0.1)

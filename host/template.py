@@ -51,7 +51,7 @@ _CloudFormationLoader.add_multi_constructor("!", _intrinsic)
 
 
 def load(path: Path) -> dict[str, Any]:
-    document: dict[str, Any] = yaml.load(path.read_text(), Loader=_CloudFormationLoader)  # noqa: S506 - SafeLoader subclass
+    document: dict[str, Any] = yaml.load(path.read_text(), Loader=_CloudFormationLoader)  # noqa: S506 - SafeLoader subclass  # nosec B506
     return document
 
 

@@ -117,7 +117,7 @@ def healthcheck(url: str, seconds: float = 60) -> None:
     deadline = time.monotonic() + seconds
     while time.monotonic() < deadline:
         try:
-            with urllib.request.urlopen(url, timeout=5) as reply:  # noqa: S310 - loopback
+            with urllib.request.urlopen(url, timeout=5) as reply:  # noqa: S310 - loopback  # nosec B310
                 print(f"[ec2-boot] healthcheck {reply.status}: {reply.read().decode()}")
                 return
         except urllib.error.HTTPError as error:
@@ -139,7 +139,7 @@ def main() -> int:
         rootfs = Path(scratch) / "rootfs"
         rootfs.mkdir()
         with tarfile.open(ROOTFS_TAR) as archive:
-            archive.extractall(rootfs, filter="fully_trusted")  # noqa: S202 - our own cached rootfs (device files)
+            archive.extractall(rootfs, filter="fully_trusted")  # noqa: S202 - our own cached rootfs (device files)  # nosec B202
         bundle = Path(scratch) / "bundle.zip"
         subprocess.run(
             [
@@ -153,7 +153,7 @@ def main() -> int:
         )
         target = rootfs / "opt" / "simple-api" / "bundle"
         with zipfile.ZipFile(bundle) as archive:
-            archive.extractall(target)  # noqa: S202 - the bundle this run just built
+            archive.extractall(target)  # noqa: S202 - the bundle this run just built  # nosec B202
         # The stand-in rootfs keeps CPython where pyenv put it (under /root); on EC2 it is
         # /usr/bin/python3.13. Let the service user reach it, as it can reach the system one.
         home = rootfs / "root"

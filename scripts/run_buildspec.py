@@ -7,7 +7,7 @@ secret, and the API served by the host. Added to it: the pipeline's artifact buc
 stack whose ApiUrl output is that host, so `make contract STACK=...` runs for real. Each command
 runs with bash in the repository, with the buildspec's env variables, the pipeline project's
 variables, CodeBuild's own and AWS_ENDPOINT_URL pointing at moto. Commands named in --dry-run
-(default: `make test`, which is what is running this) are only resolved: their make targets must
+(default: `make pr` and `make test`, which are what is running this) are only resolved: their make targets must
 exist (`make -n` would still run recursive $(MAKE) lines, so it is not used). Afterwards every
 artifact file the buildspec declares must exist, and so must every report's files.
 
@@ -122,7 +122,7 @@ def main() -> int:
     parser.add_argument("--dry-run", action="append", default=None)
     parser.add_argument("--buildspec", type=Path, action="append", default=None)
     arguments = parser.parse_args()
-    dry = set(arguments.dry_run or ["make test"])
+    dry = set(arguments.dry_run or ["make pr", "make test"])
     buildspecs = arguments.buildspec or [ROOT / name for name in PIPELINE_ORDER]
     targets = make_targets()
     problems = [problem for path in buildspecs for problem in unresolved(path, targets)]

@@ -345,14 +345,19 @@ def test_every_target_a_buildspec_calls_installs_what_it_runs(name):
 def test_the_build_tests_first_and_installs_every_tool_it_then_uses():
     spec = yaml.safe_load((ROOT / "buildspec.yml").read_text())
     assert spec["phases"]["install"]["commands"] == ["make install"]
-    assert spec["phases"]["pre_build"]["commands"] == ["make test"]
+    assert spec["phases"]["pre_build"]["commands"] == ["make pr"]
+    assert re.search(r"^pr: test ", MAKEFILE, re.MULTILINE)  # every check and gate, as on a laptop
+    assert spec["env"]["variables"]["SCA_REQUIRED"] == "true"  # no silent pass where PyPI is reachable
+    reports = {r["file-format"]: r["files"] for r in spec["reports"].values()}
+    assert reports == {"JUNITXML": ["junit.xml"], "COBERTURAXML": ["coverage.xml"]}
     install = re.search(r"^install: (.*?)##", MAKEFILE, re.MULTILINE)
     assert install and {"$(VENV)/.installed", "$(SAM_ENV)/.installed"} <= set(install.group(1).split())
     artifacts = spec["artifacts"]["files"]
     template = pipeline()
     keys = ("TemplatePath", "TemplateConfiguration")
     paths = {a["Configuration"][k] for s in stages() for a in s["Actions"] for k in keys if k in a["Configuration"]}
-    assert {p.removeprefix("Build::") for p in paths} == set(artifacts)
+    sboms = {f".aws-sam/sbom/{name}.cdx.json" for name in ("layer", "functions", "image")}
+    assert {p.removeprefix("Build::") for p in paths} | sboms == set(artifacts)
     assert template["Resources"]["BuildProject"]["Properties"]["Cache"]["Type"] == "S3"
 
 
