@@ -190,10 +190,9 @@ ec2-release: build ## build + upload the EC2 bundle to BUCKET, deploy ENV with E
 	@test -n "$(BUCKET)" || { echo "usage: make ec2-release ENV=dev|prod BUCKET=<bucket>"; exit 2; }
 	$(VENV)/bin/python scripts/release_ec2.py $(strip $(ENV)) $(BUCKET)
 
-package: build ## upload code to ARTIFACT_BUCKET and write .aws-sam/packaged.yaml (CodeBuild runs this)
-	@test -n "$(ARTIFACT_BUCKET)" || { echo "usage: make package ARTIFACT_BUCKET=<bucket> [ARTIFACT_PREFIX=<prefix>]"; exit 2; }
-	$(SAM) package --template-file $(BUILD_DIR)/build/template.yaml --s3-bucket $(ARTIFACT_BUCKET) \
-	  --s3-prefix $(or $(ARTIFACT_PREFIX),aws-cicd) --output-template-file $(BUILD_DIR)/packaged.yaml
+package: build ## upload code to ARTIFACT_BUCKET, write .aws-sam/packaged.yaml; SIGNING_PROFILE=<name> signs it (CodeBuild)
+	ARTIFACT_BUCKET="$(ARTIFACT_BUCKET)" ARTIFACT_PREFIX="$(ARTIFACT_PREFIX)" SIGNING_PROFILE="$(SIGNING_PROFILE)" \
+	  SAM="$(abspath $(SAM))" $(VENV)/bin/python scripts/package.py
 
 deploy: build ## sam deploy with samconfig.toml section ENV (dev|prod); PARAMS="K=V ..." adds or replaces parameters
 	$(VENV)/bin/python scripts/deploy.py $(strip $(ENV)) $(PARAMS)

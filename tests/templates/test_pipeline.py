@@ -4,6 +4,7 @@ Service Authorization Reference), and the buildspecs it runs."""
 
 import fnmatch
 import json
+import os
 import re
 import subprocess
 import sys
@@ -107,7 +108,7 @@ def test_dev_gets_a_change_set_created_then_executed_with_the_pipeline_choices()
     assert config["TemplateConfiguration"] == "Build::.aws-sam/pipeline/dev.json"
     assert set(config["Capabilities"].split(",")) == {"CAPABILITY_IAM", "CAPABILITY_AUTO_EXPAND"}
     assert config["RoleArn"] == {"Fn::GetAtt": ["CloudFormationExecutionRole", "Arn"]}
-    overrides = sub_text(config["ParameterOverrides"])
+    overrides = sub_text(config["ParameterOverrides"])[0]
     for variant in ("EnableEc2", "EnableFargate"):
         assert f'"{variant}": "${{{variant}}}"' in overrides
     assert '"SecretKeyId": "${DevSecretKeyId}"' in overrides and "SecretValue" not in overrides
@@ -395,3 +396,90 @@ def test_a_typo_in_a_buildspec_fails_here(tmp_path):
     broken.write_text((ROOT / "buildspec.yml").read_text().replace("make package", "make pakage"))
     result = _run_buildspec("--buildspec", str(broken))
     assert result.returncode == 1 and "FAILED in build" in result.stdout
+
+
+# ---------------------------------------------------------------- build once, sign, promote
+def _overrides(stage, name, **parameters):
+    configuration = action(stage, name, **parameters)["Configuration"]
+    text, variables = configuration["ParameterOverrides"]["Fn::Sub"]
+    return text, variables
+
+
+@pytest.mark.parametrize(
+    ("setting", "dev", "prod"),
+    [("prod", False, True), ("dev-and-prod", True, True), ("off", False, False)],
+)
+def test_signing_is_enforced_in_prod_by_default_and_where_the_parameter_says(setting, dev, prod):
+    assert pipeline()["Parameters"]["CodeSigning"]["Default"] == "prod"
+    signed = {"Fn::GetAtt": ["SigningProfile", "ProfileVersionArn"]}
+    for stage, name, expected in (("DeployDev", "CreateChangeSet", dev), ("ApproveProd", "CreateProdChangeSet", prod)):
+        text, variables = _overrides(stage, name, CodeSigning=setting)
+        assert '"CodeSigningProfileVersionArn": "${Signing}"' in text
+        assert variables["Signing"] == (signed if expected else "")
+    variables = {v["Name"]: v["Value"] for v in props("BuildProject")["Environment"]["EnvironmentVariables"]}
+    profile = evaluate(variables["SIGNING_PROFILE"], {"CodeSigning": setting}, pipeline())
+    assert profile == ("" if setting == "off" else {"Fn::GetAtt": ["SigningProfile", "ProfileName"]})
+
+
+def test_the_profile_signs_lambda_code_and_only_the_build_may_use_it():
+    assert props("SigningProfile")["PlatformId"] == "AWSLambda-SHA384-ECDSA"
+    signing = [(n, s) for n, s in _allowed("BuildRole") if n.startswith("signer:")]
+    assert {n for n, _ in signing} == {
+        "signer:StartSigningJob",
+        "signer:DescribeSigningJob",
+        "signer:GetSigningProfile",
+    }
+    for role in ("ContractTestsRole", "CleanUpRole", "PipelineRole"):
+        assert not [n for n, _ in _allowed(role) if n.startswith("signer:")]
+
+
+def test_every_function_enforces_the_signing_configuration_when_given_a_profile():
+    template = load_template()
+    functions = resources(template, "AWS::Serverless::Function")
+    for name, function in functions.items():
+        assert function["Properties"]["CodeSigningConfigArn"] == {
+            "Fn::If": ["EnforceCodeSigning", {"Ref": "CodeSigningConfig"}, {"Ref": "AWS::NoValue"}]
+        }, name
+    config = template["Resources"]["CodeSigningConfig"]
+    assert config["Condition"] == "EnforceCodeSigning"
+    assert config["Properties"]["CodeSigningPolicies"] == {"UntrustedArtifactOnDeployment": "Enforce"}
+    assert config["Properties"]["AllowedPublishers"]["SigningProfileVersionArns"] == [
+        {"Ref": "CodeSigningProfileVersionArn"}
+    ]
+    assert template["Parameters"]["CodeSigningProfileVersionArn"]["Default"] == ""  # laptop deploys: not enforced
+
+
+def test_make_package_signs_every_function_and_layer_with_the_profile(tmp_path):
+    from tests.templates.conftest import FakeCommand
+
+    sam = FakeCommand(tmp_path, "sam")
+    environment = {
+        "SAM": str(sam.path),
+        "ARTIFACT_BUCKET": "artifacts",
+        "ARTIFACT_PREFIX": "aws-cicd/abc",
+        "SIGNING_PROFILE": "awscicdpipeline",
+    }
+    result = subprocess.run(
+        [sys.executable, str(ROOT / "scripts" / "package.py")],
+        env={**os.environ, **environment},
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+    assert result.returncode == 0, result.stderr
+    arguments = sam.arguments()
+    signed = arguments[arguments.index("--signing-profiles") + 1 :]
+    built = load_template()["Resources"]
+    expected = sorted(
+        name for name, r in built.items() if r["Type"] in ("AWS::Serverless::Function", "AWS::Serverless::LayerVersion")
+    )
+    assert signed == [f"{name}=awscicdpipeline" for name in expected]
+    assert "SharedLayer=awscicdpipeline" in signed
+    assert arguments[arguments.index("--s3-prefix") + 1] == "aws-cicd/abc"
+    environment.pop("SIGNING_PROFILE")
+    subprocess.run(
+        [sys.executable, str(ROOT / "scripts" / "package.py")],
+        env={**os.environ, **environment},
+        check=True,
+    )
+    assert "--signing-profiles" not in sam.arguments()

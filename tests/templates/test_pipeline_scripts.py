@@ -213,7 +213,7 @@ def test_contract_targets_are_every_url_output_of_the_stack_in_order(aws, monkey
         "Outputs": {key: {"Value": value} for key, value in outputs.items()},
     }
     boto3.client("cloudformation").create_stack(StackName="aws-cicd-dev", TemplateBody=json.dumps(template))
-    monkeypatch.setattr(contract, "CALLER_ENVIRONMENT", dict(__import__("os").environ))
+    monkeypatch.setattr(contract, "CALLER_ENVIRONMENT", dict(os.environ))
     contract.stack_urls.cache_clear()
     assert contract.stack_urls("aws-cicd-dev") == {"ApiUrl": "https://api", "FargateUrl": "http://fargate"}
 
@@ -221,7 +221,7 @@ def test_contract_targets_are_every_url_output_of_the_stack_in_order(aws, monkey
 def test_a_stack_without_an_api_url_is_a_usage_error(aws, monkeypatch):
     template = {"Resources": {"Topic": {"Type": "AWS::SNS::Topic"}}, "Outputs": {"Other": {"Value": "x"}}}
     boto3.client("cloudformation").create_stack(StackName="other", TemplateBody=json.dumps(template))
-    monkeypatch.setattr(contract, "CALLER_ENVIRONMENT", dict(__import__("os").environ))
+    monkeypatch.setattr(contract, "CALLER_ENVIRONMENT", dict(os.environ))
     contract.stack_urls.cache_clear()
     with pytest.raises(pytest.UsageError, match="no ApiUrl"):
         contract.stack_urls("other")
