@@ -56,6 +56,11 @@ EXCLUDED: dict[str, str] = {
     "vpc-lattice:GetTargetGroup": "VPC Lattice: not used",
     "vpc-lattice:ListTargets": "VPC Lattice: not used",
     "vpc-lattice:RegisterTargets": "VPC Lattice: not used",
+    "s3:CreateBucket": "Synthetics: the canary writes to the pipeline's existing bucket",
+    "s3:PutBucketEncryption": "Synthetics: the canary writes to the pipeline's existing bucket",
+    "s3:PutEncryptionConfiguration": "Synthetics: the canary writes to the pipeline's existing bucket",
+    "lambda:GetLayerVersionByArn": "not an IAM action (the API's; IAM checks lambda:GetLayerVersion)",
+    "synthetics:ReplicateCanary": "canary replication to other regions: not used",
     "lambda:AssociateRuntimeAlias": "not an IAM action in the Service Authorization Reference (cfn-lint W3037 agrees)",
     "iam:DeleteGroupPolicy": "AWS::IAM::Policy on groups: ours attach to roles only",
     "iam:GetGroupPolicy": "AWS::IAM::Policy on groups: ours attach to roles only",
@@ -118,6 +123,7 @@ PASSED_TO = sorted(
         "ecs-tasks.amazonaws.com",
         "vpc-flow-logs.amazonaws.com",
         "application-autoscaling.amazonaws.com",
+        "synthetics.amazonaws.com",
     }
 )
 SERVICE_LINKED = sorted(
@@ -131,8 +137,8 @@ SERVICE_LINKED = sorted(
 SPECIAL = {"iam:PassRole", "iam:CreateServiceLinkedRole"}
 
 POLICIES: dict[str, tuple[str, ...]] = {
-    "ExecutionPolicyApplication": ("lambda", "apigateway", "codedeploy", "cloudwatch", "logs", "sns", "s3"),
-    "ExecutionPolicyPlatform": ("iam", "kms", "cloudformation", "ssm", "xray"),
+    "ExecutionPolicyApplication": ("lambda", "apigateway", "codedeploy", "cloudwatch", "logs", "sns"),
+    "ExecutionPolicyPlatform": ("iam", "kms", "cloudformation", "ssm", "xray", "s3", "synthetics"),
     "ExecutionPolicyNetwork": ("ec2", "elasticloadbalancing", "autoscaling"),
     "ExecutionPolicyContainers": ("ecs", "ecr", "application-autoscaling"),
 }
