@@ -125,8 +125,9 @@ check-requirements: $(UV) ## the layer's requirements match uv.lock
 	  | diff -u layers/shared/requirements.txt - \
 	  || { echo "layers/shared/requirements.txt is stale: run 'make requirements'"; exit 1; }
 
-validate: $(SAM_ENV)/.installed ## sam validate --lint
+validate: $(SAM_ENV)/.installed ## sam validate --lint (the app and the pipeline)
 	$(OFFLINE) $(SAM) validate --lint --template-file template.yaml
+	$(OFFLINE) $(SAM) validate --lint --template-file infra/pipeline.yaml
 
 cfn-lint: $(SAM_ENV)/.installed ## cfn-lint over template.yaml and infra/*.yaml
 	$(CFN_LINT) template.yaml $(INFRA)
@@ -213,8 +214,9 @@ destroy: $(SAM_ENV)/.installed ## delete the ENV stack (asks for confirmation)
 execution-policy: translate ## regenerate the CloudFormation execution role's policies in infra/pipeline.yaml
 	$(VENV)/bin/python scripts/execution_policy.py
 
-pipeline: $(SAM_ENV)/.installed ## deploy or update the pipeline stack (sam deploy --guided; samconfig.toml [pipeline])
-	$(SAM) deploy --guided --config-env pipeline --template-file infra/pipeline.yaml
+pipeline: $(SAM_ENV)/.installed ## build and deploy or update the pipeline stack (sam deploy --guided; samconfig.toml [pipeline])
+	$(SAM) build --template-file infra/pipeline.yaml --build-dir $(BUILD_DIR)/pipeline-build --cached --parallel
+	$(SAM) deploy --guided --config-env pipeline --template-file $(BUILD_DIR)/pipeline-build/template.yaml
 
 pipeline-destroy: $(VENV)/.installed $(SAM_ENV)/.installed ## empty the artifact bucket and image repository, then delete the pipeline stack
 	$(VENV)/bin/python scripts/pipeline_clean.py --stack $(strip $(PIPELINE_STACK))

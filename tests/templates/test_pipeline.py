@@ -237,6 +237,7 @@ def test_every_role_is_assumable_only_by_its_service_of_this_account():
         "ContractTestsRole": "codebuild.amazonaws.com",
         "CleanUpRole": "codebuild.amazonaws.com",
         "PipelineRole": "codepipeline.amazonaws.com",
+        "DeliveryMetricsRole": "lambda.amazonaws.com",
         "CloudFormationExecutionRole": "cloudformation.amazonaws.com",
     }
     assert set(resources(pipeline(), "AWS::IAM::Role")) == set(services)

@@ -256,17 +256,14 @@ def test_make_pipeline_runs_a_guided_deploy_of_the_pipeline_template(tmp_path):
     sam = FakeCommand(tmp_path, "sam")
     result = _make("pipeline", f"SAM={sam.path}")
     assert result.returncode == 0, result.stderr
-    assert sam.arguments() == [
-        "deploy",
-        "--guided",
-        "--config-env",
-        "pipeline",
-        "--template-file",
-        "infra/pipeline.yaml",
-    ]
+    build, deploy = sam.calls()  # the delivery-metrics function and layer are built first
+    assert build[:3] == ["build", "--template-file", "infra/pipeline.yaml"]
+    built = build[build.index("--build-dir") + 1] + "/template.yaml"
+    assert deploy == ["deploy", "--guided", "--config-env", "pipeline", "--template-file", built]
     section = tomllib.loads((ROOT / "samconfig.toml").read_text())["pipeline"]
     assert section["global"]["parameters"]["stack_name"] == "aws-cicd-pipeline"
-    assert section["deploy"]["parameters"]["capabilities"] == "CAPABILITY_IAM"
+    assert section["deploy"]["parameters"]["capabilities"] == "CAPABILITY_IAM CAPABILITY_AUTO_EXPAND"
+    assert section["deploy"]["parameters"]["template_file"] == ".aws-sam/pipeline-build/template.yaml"
 
 
 def test_make_pipeline_destroy_empties_the_stores_before_deleting_the_stack(tmp_path, local_s3):
