@@ -22,7 +22,7 @@ import sys
 import tempfile
 import tomllib
 from collections.abc import Iterator
-from concurrent.futures import ProcessPoolExecutor
+from concurrent.futures import ProcessPoolExecutor, ThreadPoolExecutor
 from pathlib import Path
 from typing import Any
 
@@ -167,40 +167,48 @@ def requirement_sets() -> dict[str, str]:
     return {"layer": (ROOT / "layers/shared/requirements.txt").read_text(), "host": host.stdout}
 
 
-def sca(required: bool) -> int:
-    ignored = [str(v) for v in settings()["sca_ignore"]]  # type: ignore[attr-defined]
+def _audit(name: str, text: str, ignored: list[str]) -> tuple[list[str], list[str]]:
+    """pip-audit one requirement set: (unaudited, vulnerable) lines."""
     unaudited: list[str] = []
     vulnerable: list[str] = []
     with tempfile.TemporaryDirectory() as scratch:
-        for name, text in requirement_sets().items():
-            path = Path(scratch) / f"{name}.txt"
-            path.write_text(text)
-            command = [
-                str(Path(sys.executable).parent / "pip-audit"),
-                "--requirement",
-                str(path),
-                "--no-deps",
-                "--disable-pip",
-                "--format",
-                "json",
-                "--progress-spinner",
-                "off",
-                "--timeout",
-                "20",
-                *(f"--ignore-vuln={v}" for v in ignored),
-            ]
-            result = subprocess.run(command, capture_output=True, text=True, check=False)
-            try:
-                dependencies = json.loads(result.stdout)["dependencies"]
-            except (json.JSONDecodeError, KeyError, TypeError):
-                unaudited.append(f"{name}: pip-audit gave no report ({result.stderr.strip()[-200:]})")
-                continue
-            for dependency in dependencies:
-                label = f"{name}: {dependency['name']} {dependency.get('version', '?')}"
-                if "skip_reason" in dependency:
-                    unaudited.append(f"{label}: {dependency['skip_reason']}")
-                found = dependency.get("vulns", [])
-                vulnerable += [f"{label}: {v['id']} (fixed in {v.get('fix_versions')})" for v in found]
+        path = Path(scratch) / f"{name}.txt"
+        path.write_text(text)
+        command = [
+            str(Path(sys.executable).parent / "pip-audit"),
+            "--requirement",
+            str(path),
+            "--no-deps",
+            "--disable-pip",
+            "--format",
+            "json",
+            "--progress-spinner",
+            "off",
+            "--timeout",
+            "20",
+            *(f"--ignore-vuln={v}" for v in ignored),
+        ]
+        result = subprocess.run(command, capture_output=True, text=True, check=False)
+    try:
+        dependencies = json.loads(result.stdout)["dependencies"]
+    except (json.JSONDecodeError, KeyError, TypeError):
+        return [f"{name}: pip-audit gave no report ({result.stderr.strip()[-200:]})"], []
+    for dependency in dependencies:
+        label = f"{name}: {dependency['name']} {dependency.get('version', '?')}"
+        if "skip_reason" in dependency:
+            unaudited.append(f"{label}: {dependency['skip_reason']}")
+        found = dependency.get("vulns", [])
+        vulnerable += [f"{label}: {v['id']} (fixed in {v.get('fix_versions')})" for v in found]
+    return unaudited, vulnerable
+
+
+def sca(required: bool) -> int:
+    ignored = [str(v) for v in settings()["sca_ignore"]]  # type: ignore[attr-defined]
+    sets = requirement_sets()
+    with ThreadPoolExecutor(len(sets)) as pool:
+        results = list(pool.map(lambda item: _audit(item[0], item[1], ignored), sets.items()))
+    unaudited = [line for found, _ in results for line in found]
+    vulnerable = [line for _, found in results for line in found]
     if vulnerable:
         print("sca: known vulnerabilities (threshold 0; allowances in pyproject.toml):")
         print("\n".join(f"  {line}" for line in vulnerable))
@@ -221,32 +229,41 @@ def sbom(out: Path) -> int:
     out.mkdir(parents=True, exist_ok=True)
     tool = str(Path(sys.executable).parent / "cyclonedx-py")
     sets = requirement_sets()
-    with tempfile.TemporaryDirectory() as scratch:
-        for name, text, kind in (("layer", sets["layer"], "library"), ("image", sets["host"], "application")):
+    jobs = (("layer", sets["layer"], "library"), ("image", sets["host"], "application"))
+    with tempfile.TemporaryDirectory() as scratch, ThreadPoolExecutor(len(jobs)) as pool:
+
+        def write(job: tuple[str, str, str]) -> Path:
+            name, text, kind = job
             path = Path(scratch) / f"{name}.txt"
             path.write_text(text)
             target = out / f"{name}.cdx.json"
-            subprocess.run(
-                [tool, "requirements", str(path), "--of", "JSON", "--output-reproducible", "--mc-type", kind],
-                stdout=target.open("w"),
-                check=True,
-            )
+            with target.open("w") as sink:
+                subprocess.run(
+                    [tool, "requirements", str(path), "--of", "JSON", "--output-reproducible", "--mc-type", kind],
+                    stdout=sink,
+                    check=True,
+                )
+            return target
+
+        for target in pool.map(write, jobs):
             print(f"sbom: {target.relative_to(ROOT) if target.is_relative_to(ROOT) else target}")
     functions = out / "functions.cdx.json"
     functions.write_text(json.dumps(functions_sbom(), indent=2, sort_keys=True) + "\n")
     print(f"sbom: {functions.relative_to(ROOT) if functions.is_relative_to(ROOT) else functions}")
-    return 0 if all(valid(out / f"{name}.cdx.json") for name in ("layer", "image", "functions")) else 1
+    return 0 if valid([out / f"{name}.cdx.json" for name in ("layer", "image", "functions")]) else 1
 
 
-def valid(path: Path) -> bool:
-    """Against the CycloneDX 1.6 JSON schema (cyclonedx-python-lib's strict validator)."""
+def valid(paths: list[Path]) -> bool:
+    """Against the CycloneDX 1.6 JSON schema (cyclonedx-python-lib's strict validator, built once)."""
     from cyclonedx.schema import SchemaVersion  # noqa: PLC0415 - .tools/gates only
     from cyclonedx.validation.json import JsonStrictValidator  # noqa: PLC0415
 
-    error = JsonStrictValidator(SchemaVersion.V1_6).validate_str(path.read_text())
-    if error is not None:
-        print(f"sbom: {path.name} is not valid CycloneDX 1.6: {error}")
-    return error is None
+    validator = JsonStrictValidator(SchemaVersion.V1_6)
+    errors = {path.name: validator.validate_str(path.read_text()) for path in paths}
+    for name, error in errors.items():
+        if error is not None:
+            print(f"sbom: {name} is not valid CycloneDX 1.6: {error}")
+    return all(error is None for error in errors.values())
 
 
 def functions_sbom() -> dict[str, Any]:

@@ -18,7 +18,11 @@ history = PipelineHistory()
 @event_source(data_class=EventBridgeEvent)
 def lambda_handler(event: EventBridgeEvent, context: Any) -> dict[str, Any]:
     detail = event.detail
-    ended = StageEnded(detail["execution-id"], detail["stage"], detail["state"], datetime.fromisoformat(event.time))
+    try:
+        ended = StageEnded(detail["execution-id"], detail["stage"], detail["state"], datetime.fromisoformat(event.time))
+    except (KeyError, TypeError, ValueError) as error:  # not a stage change: nothing to measure, nothing to retry
+        logger.warning("not a CodePipeline stage change; ignored", reason=repr(error))
+        return {"metrics": {}, "ignored": repr(error)}
     found = measure(ended, history.stage_runs(detail["pipeline"]))
     if found:
         metrics.add_dimension(name="Pipeline", value=detail["pipeline"])

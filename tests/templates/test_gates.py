@@ -58,26 +58,20 @@ def test_the_gates_pass_on_a_clean_copy(scratch):
 def test_a_planted_credential_and_an_insecure_call_fail_the_gates(scratch):
     planted = scratch / "layers" / "shared" / "simple_api" / "planted.py"
     planted.write_text(PLANTED)
+    notes = scratch / "deploy" / "notes.txt"  # any kind of file, not only code
+    notes.write_text(f"aws_access_key_id = {FAKE_ACCESS_KEY}\n")
     try:
         found = _gate("secrets", "--root", str(scratch))
         assert found.returncode == 1, found.stdout
         assert "layers/shared/simple_api/planted.py:4: AWS Access Key" in found.stdout
+        assert "deploy/notes.txt:1" in found.stdout
         assert FAKE_ACCESS_KEY not in found.stdout and FAKE_SECRET_KEY not in found.stdout  # never echoed
         unsafe = _gate("sast", "--root", str(scratch))
         assert unsafe.returncode == 1, unsafe.stdout
         assert "B602" in unsafe.stdout and "planted.py" in unsafe.stdout  # subprocess with shell=True
     finally:
         planted.unlink()
-
-
-def test_a_secret_in_a_new_file_of_any_kind_is_found(scratch):
-    planted = scratch / "deploy" / "notes.txt"
-    planted.write_text(f"aws_access_key_id = {FAKE_ACCESS_KEY}\n")
-    try:
-        found = _gate("secrets", "--root", str(scratch))
-        assert found.returncode == 1 and "deploy/notes.txt:1" in found.stdout
-    finally:
-        planted.unlink()
+        notes.unlink()
 
 
 def test_the_thresholds_are_committed_and_strict():

@@ -111,3 +111,21 @@ def test_the_dashboard_reads_the_metrics_with_the_dimensions_they_are_emitted_wi
         dimensions = dict(zip(metric[2::2], metric[3::2], strict=True))
         assert set(dimensions) == {"Pipeline", "service"} == {k for k in record if k in ("Pipeline", "service")}
         assert dimensions["service"] == environment["POWERTOOLS_SERVICE_NAME"]
+
+
+@pytest.mark.parametrize(
+    "broken",
+    [
+        {"detail": {}},
+        {"detail": {"stage": "DeployProd", "state": "SUCCEEDED", "pipeline": "p"}},
+        {"time": "yesterday"},
+        {"time": None},
+    ],
+)
+def test_an_event_that_is_not_a_stage_change_is_ignored_without_a_call(pipeline_api, lambda_context, broken):
+    event = recorded("delivery_metrics_prod_deployed.json")
+    for key, value in broken.items():
+        event[key] = value
+    answer = handler("delivery_metrics")(event, lambda_context)
+    assert answer["metrics"] == {} and "ignored" in answer
+    pipeline_api.assert_no_pending_responses()  # no history was read
