@@ -11,10 +11,10 @@ from botocore.stub import Stubber
 from simple_api.adapters.pipeline import PipelineHistory
 from simple_api.errors import UpstreamError
 from tests.conftest import emitted_metrics
-from tests.factories import EVENTS
+from tests.factories import ROOT
 from tests.unit.functions.conftest import handler
 
-RECORDED = EVENTS / "pipeline"
+RECORDED = ROOT / "functions" / "delivery_metrics" / "events"
 
 
 def recorded(name):
