@@ -4,6 +4,7 @@ import json
 from collections.abc import Mapping
 from typing import Any
 
+from simple_api.adapters.clients import client_config
 from simple_api.errors import DomainError
 
 
@@ -12,9 +13,7 @@ class InvocationFailed(DomainError):
 
 
 def _config() -> Any:
-    from botocore.config import Config  # noqa: PLC0415 - deferred: botocore costs ~0.3 s of import
-
-    return Config(connect_timeout=3, read_timeout=30, retries={"mode": "standard", "max_attempts": 3})
+    return client_config(connect_timeout=3, read_timeout=30)
 
 
 class LambdaInvoker:

@@ -3,6 +3,7 @@
 from collections import defaultdict
 from typing import Any
 
+from simple_api.adapters.clients import client_config, error_code
 from simple_api.errors import UpstreamError
 from simple_api.services.delivery import StageRun
 
@@ -17,10 +18,8 @@ class PipelineHistory:
     def _codepipeline(self) -> Any:
         if self._client is None:
             import boto3  # noqa: PLC0415 - deferred: boto3 costs ~0.35 s of import
-            from botocore.config import Config  # noqa: PLC0415
 
-            config = Config(connect_timeout=3, read_timeout=10, retries={"mode": "standard", "max_attempts": 3})
-            self._client = boto3.client("codepipeline", config=config)
+            self._client = boto3.client("codepipeline", config=client_config(connect_timeout=3, read_timeout=10))
         return self._client
 
     def stage_runs(self, pipeline: str) -> list[StageRun]:
@@ -32,8 +31,7 @@ class PipelineHistory:
                 for action in page.get("actionExecutionDetails", []):
                     actions[(action["pipelineExecutionId"], action["stageName"])].append(action)
         except Exception as error:
-            code = getattr(error, "response", {}).get("Error", {}).get("Code", type(error).__name__)
-            raise UpstreamError(f"codepipeline list_action_executions failed: {code}") from None
+            raise UpstreamError(f"codepipeline list_action_executions failed: {error_code(error)}") from None
         return [
             StageRun(
                 execution_id=execution,

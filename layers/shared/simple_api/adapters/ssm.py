@@ -10,6 +10,7 @@ import logging
 from functools import cache
 from typing import TYPE_CHECKING, Any
 
+from simple_api.adapters.clients import client_config, error_code
 from simple_api.errors import SecretUnavailable, UpstreamError
 
 if TYPE_CHECKING:
@@ -32,22 +33,7 @@ def _quiet_wire_logs() -> None:
 
 
 def _client_config() -> Any:
-    from botocore.config import Config  # noqa: PLC0415 - deferred: see module docstring
-
-    return Config(
-        connect_timeout=CONNECT_TIMEOUT_SECONDS,
-        read_timeout=READ_TIMEOUT_SECONDS,
-        retries={"mode": "standard", "max_attempts": MAX_ATTEMPTS},
-    )
-
-
-def _reason(error: BaseException) -> str:
-    """A short, value-free reason for the log: the AWS error code or the exception type."""
-    cause = error.__cause__ or error.__context__ or error
-    response = getattr(cause, "response", None)
-    if isinstance(response, dict):
-        return str(response.get("Error", {}).get("Code", type(cause).__name__))
-    return type(cause).__name__
+    return client_config(CONNECT_TIMEOUT_SECONDS, READ_TIMEOUT_SECONDS, MAX_ATTEMPTS)
 
 
 class SsmSecretStore:
@@ -68,7 +54,7 @@ class SsmSecretStore:
             value = self._ssm().get(name, decrypt=True, max_age=self._max_age)
         except Exception as error:  # GetParameterError wraps every SDK and network failure
             raise SecretUnavailable(
-                "the secret is not available", detail=f"ssm get_parameter failed: {_reason(error)}"
+                "the secret is not available", detail=f"ssm get_parameter failed: {error_code(error)}"
             ) from None
         if not isinstance(value, str):
             raise SecretUnavailable("the secret is not available", detail="ssm returned no string value")
@@ -94,7 +80,7 @@ class SsmParameterWriter:
         try:
             return getattr(self._ssm(), operation)(**arguments)
         except Exception as error:
-            raise UpstreamError(f"ssm {operation} failed: {_reason(error)}") from None
+            raise UpstreamError(f"ssm {operation} failed: {error_code(error)}") from None
 
     def put(self, name: str, value: str, key_id: str, tags: dict[str, str], *, overwrite: bool) -> None:
         arguments: dict[str, Any] = {
@@ -121,7 +107,7 @@ class SsmParameterWriter:
         try:
             self._ssm().delete_parameter(Name=name)
         except Exception as error:
-            if _reason(error) == "ParameterNotFound":
+            if error_code(error) == "ParameterNotFound":
                 return False
-            raise UpstreamError(f"ssm delete_parameter failed: {_reason(error)}") from None
+            raise UpstreamError(f"ssm delete_parameter failed: {error_code(error)}") from None
         return True
