@@ -18,13 +18,12 @@ import os
 import shutil
 import subprocess
 import sys
-import tomllib
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from scripts.build_bundle import ROOT, build, wheelhouse
-from scripts.samconfig import SAMCONFIG, parameter_values
+from scripts.samconfig import parameter_values, tags
 
 OUTPUT = ROOT / ".aws-sam" / "pipeline"
 ENVIRONMENTS = ("dev", "prod")
@@ -32,12 +31,6 @@ PLATFORM = "manylinux2014_aarch64"
 PYTHON = shutil.which("python3.13") or "python3.13"  # a CPython with pip, for the wheel downloads
 #: the official image, from ECR Public (no Docker Hub rate limit in CodeBuild)
 DEFAULT_BASE_IMAGE = "public.ecr.aws/docker/library/python:3.13-slim"
-
-
-def tags(env: str) -> dict[str, str]:
-    config = tomllib.loads(SAMCONFIG.read_text())
-    found = config[env]["deploy"]["parameters"].get("tags", "")
-    return dict(item.split("=", 1) for item in found.split())
 
 
 def configuration(env: str, artifacts: dict[str, str]) -> dict[str, dict[str, str]]:

@@ -1,16 +1,28 @@
-"""The one reader of samconfig.toml's parameter overrides (deploy scripts, translation, tests)."""
+"""The one reader of samconfig.toml's deploy parameters: overrides and tags (deploy scripts,
+translation, the pipeline's configuration files, tests)."""
 
 import tomllib
 from pathlib import Path
+from typing import Any
 
 SAMCONFIG = Path(__file__).resolve().parents[1] / "samconfig.toml"
 
 
+def _deploy_parameters(env: str, samconfig: Path) -> dict[str, Any]:
+    found: dict[str, Any] = tomllib.loads(samconfig.read_text())[env]["deploy"]["parameters"]
+    return found
+
+
 def overrides(env: str, samconfig: Path = SAMCONFIG) -> list[str]:
     """``parameter_overrides`` of ``[<env>.deploy.parameters]``, as KEY=VALUE items."""
-    config = tomllib.loads(samconfig.read_text())
-    found = config[env]["deploy"]["parameters"].get("parameter_overrides", [])
+    found = _deploy_parameters(env, samconfig).get("parameter_overrides", [])
     return found.split() if isinstance(found, str) else list(found)
+
+
+def tags(env: str, samconfig: Path = SAMCONFIG) -> dict[str, str]:
+    """``tags`` of ``[<env>.deploy.parameters]`` (KEY=VALUE words) as a dict."""
+    found = _deploy_parameters(env, samconfig).get("tags", "")
+    return dict(item.split("=", 1) for item in found.split())
 
 
 def parameter_values(env: str, samconfig: Path = SAMCONFIG) -> dict[str, str]:
