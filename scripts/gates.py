@@ -26,7 +26,10 @@ from concurrent.futures import ProcessPoolExecutor, ThreadPoolExecutor
 from pathlib import Path
 from typing import Any
 
-ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+
+from scripts.build_bundle import ROOT, requirements
+
 SKIPPED = 77
 #: folders that are not ours: environments, caches, build output
 NOT_SOURCE = {
@@ -79,8 +82,7 @@ def _scan(root: str, names: list[str]) -> dict[str, list[dict[str, object]]]:
     return found
 
 
-def _findings(root: Path) -> dict[str, list[dict[str, object]]]:
-    names = secret_candidates(root)
+def _findings(root: Path, names: list[str]) -> dict[str, list[dict[str, object]]]:
     workers = max(1, min(4, os.cpu_count() or 1))
     shares = [names[i::workers] for i in range(workers)]
     with ProcessPoolExecutor(workers) as pool:
@@ -90,7 +92,8 @@ def _findings(root: Path) -> dict[str, list[dict[str, object]]]:
 
 def secrets(root: Path, update: bool) -> int:
     baseline_path = root / str(settings(root)["secrets_baseline"])
-    findings = _findings(root)
+    names = secret_candidates(root)
+    findings = _findings(root, names)
     if update:
         from detect_secrets.core import baseline  # noqa: PLC0415
 
@@ -117,13 +120,12 @@ def secrets(root: Path, update: bool) -> int:
         for item in items
         if (name, item["hashed_secret"], item["type"]) not in allowed
     ]
-    scanned = len(secret_candidates(root))
     if new:
         print(f"secrets: {len(new)} finding(s) not in the audited baseline (threshold 0):")
         print("\n".join(f"  {line}" for line in new))
         print("  a real secret: remove it and rotate it; a false positive: make secrets-baseline, then audit")
         return 1
-    print(f"secrets: {scanned} files, {sum(map(len, findings.values()))} known non-secrets, 0 new findings")
+    print(f"secrets: {len(names)} files, {sum(map(len, findings.values()))} known non-secrets, 0 new findings")
     return 0
 
 
@@ -160,11 +162,10 @@ def sast(root: Path) -> int:
 
 # ---------------------------------------------------------------- sca
 def requirement_sets() -> dict[str, str]:
-    """What ships: the layer (Lambda) and the layer plus the host group (EC2 bundle, image)."""
-    uv = ROOT / ".tools" / "uv" / "bin" / "uv"
-    export = [str(uv), "export", "--frozen", "--no-default-groups", "--no-emit-project", "--no-header"]
-    host = subprocess.run([*export, "--group", "host"], cwd=ROOT, capture_output=True, text=True, check=True)
-    return {"layer": (ROOT / "layers/shared/requirements.txt").read_text(), "host": host.stdout}
+    """What ships: the layer (Lambda) and the layer plus the host group (EC2 bundle, image) - the
+    very set the bundle and the image install."""
+    host = requirements(ROOT / ".tools" / "uv" / "bin" / "uv")
+    return {"layer": (ROOT / "layers/shared/requirements.txt").read_text(), "host": host}
 
 
 def _audit(name: str, text: str, ignored: list[str]) -> tuple[list[str], list[str]]:
@@ -245,11 +246,11 @@ def sbom(out: Path) -> int:
                 )
             return target
 
-        for target in pool.map(write, jobs):
-            print(f"sbom: {target.relative_to(ROOT) if target.is_relative_to(ROOT) else target}")
+        written = list(pool.map(write, jobs))
     functions = out / "functions.cdx.json"
     functions.write_text(json.dumps(functions_sbom(), indent=2, sort_keys=True) + "\n")
-    print(f"sbom: {functions.relative_to(ROOT) if functions.is_relative_to(ROOT) else functions}")
+    for target in [*written, functions]:
+        print(f"sbom: {target.relative_to(ROOT) if target.is_relative_to(ROOT) else target}")
     return 0 if valid([out / f"{name}.cdx.json" for name in ("layer", "image", "functions")]) else 1
 
 
