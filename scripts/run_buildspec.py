@@ -73,26 +73,26 @@ def prepare(aws_url: str, api_url: str) -> None:
     )
 
 
-def unresolved(path: Path, targets: set[str]) -> list[str]:
-    """Problems found before running anything: make commands naming targets the Makefile lacks."""
+def unresolved(path: Path, targets: set[str], dry: set[str]) -> list[str]:
+    """Problems found before running anything: make commands naming targets the Makefile lacks, and
+    commands to resolve (--dry-run) that are not make commands at all."""
     problems = []
     for phase, command in commands(yaml.safe_load(path.read_text())):
         words = shlex.split(command)
-        if words[0] == "make" and not {w for w in words[1:] if "=" not in w and not w.startswith("-")} <= targets:
+        wanted = {word for word in words[1:] if "=" not in word and not word.startswith("-")}
+        if words[0] == "make" and not wanted <= targets:
             problems.append(f"[{path.name}] FAILED in {phase}: no such make target in {command!r}")
+        elif words[0] != "make" and command in dry:
+            problems.append(f"[{path.name}] FAILED in {phase}: only make commands can be resolved: {command!r}")
     return problems
 
 
-def run(path: Path, environment: dict[str, str], dry: set[str], targets: set[str]) -> bool:
+def run(path: Path, environment: dict[str, str], dry: set[str]) -> bool:
     spec = yaml.safe_load(path.read_text())
     environment = {**environment, **{k: str(v) for k, v in (spec.get("env") or {}).get("variables", {}).items()}}
     for phase, command in commands(spec):
-        if command in dry:
-            wanted = [word for word in shlex.split(command)[1:] if "=" not in word]
+        if command in dry:  # its make targets were resolved before anything ran
             print(f"[{path.name}] {phase}: {command} (resolved, not run)", flush=True)
-            if command.split()[0] != "make" or not set(wanted) <= targets:
-                print(f"[{path.name}] FAILED in {phase}: no such make target in {command!r}", flush=True)
-                return False
             continue
         print(f"[{path.name}] {phase}: {command}", flush=True)
         shell = ["bash", "-euo", "pipefail", "-c", command]
@@ -125,7 +125,7 @@ def main() -> int:
     dry = set(arguments.dry_run or ["make pr", "make test"])
     buildspecs = arguments.buildspec or [ROOT / name for name in PIPELINE_ORDER]
     targets = make_targets()
-    problems = [problem for path in buildspecs for problem in unresolved(path, targets)]
+    problems = [problem for path in buildspecs for problem in unresolved(path, targets, dry)]
     if problems:
         print("\n".join(problems), flush=True)
         return 1
@@ -152,7 +152,7 @@ def main() -> int:
         environment.pop("AWS_PROFILE", None)
         environment.pop("AWS_SESSION_TOKEN", None)
         for path in buildspecs:
-            if not run(path, environment, dry, targets):
+            if not run(path, environment, dry):
                 return 1
         print(f"[pipeline] passed: {', '.join(path.name for path in buildspecs)}", flush=True)
         return 0
