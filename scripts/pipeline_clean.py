@@ -11,6 +11,7 @@ Usage: pipeline_clean.py [--bucket NAME] [--repository NAME] [--stack PIPELINE_S
 import argparse
 import os
 import sys
+from itertools import batched
 from typing import Any
 
 
@@ -26,11 +27,11 @@ def empty_bucket(s3: Any, bucket: str) -> int:
             {"Key": item["Key"], "VersionId": item["VersionId"]}
             for item in page.get("Versions", []) + page.get("DeleteMarkers", [])
         ]
-        for start in range(0, len(doomed), 1000):
-            answer = s3.delete_objects(Bucket=bucket, Delete={"Objects": doomed[start : start + 1000], "Quiet": True})
+        for batch in batched(doomed, 1000, strict=False):  # DeleteObjects takes at most 1,000 keys
+            answer = s3.delete_objects(Bucket=bucket, Delete={"Objects": list(batch), "Quiet": True})
             if answer.get("Errors"):
                 raise RuntimeError(f"could not delete {len(answer['Errors'])} objects: {answer['Errors'][0]}")
-            deleted += len(doomed[start : start + 1000])
+            deleted += len(batch)
     return deleted
 
 
@@ -42,8 +43,8 @@ def empty_repository(ecr: Any, repository: str) -> int:
     except ecr.exceptions.RepositoryNotFoundException:
         return 0
     images = [image for page in pages for image in page.get("imageIds", [])]
-    for start in range(0, len(images), 100):
-        answer = ecr.batch_delete_image(repositoryName=repository, imageIds=images[start : start + 100])
+    for batch in batched(images, 100, strict=False):  # BatchDeleteImage takes at most 100 ids
+        answer = ecr.batch_delete_image(repositoryName=repository, imageIds=list(batch))
         failures = [f for f in answer.get("failures", []) if f.get("failureCode") != "ImageNotFound"]
         if failures:
             raise RuntimeError(f"could not delete {len(failures)} images: {failures[0]}")
