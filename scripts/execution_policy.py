@@ -18,6 +18,7 @@ import fnmatch
 import json
 import sys
 from collections import defaultdict
+from collections.abc import Iterable
 from functools import cache
 from pathlib import Path
 from typing import Any
@@ -171,12 +172,18 @@ def resource_types() -> set[str]:
     return found
 
 
+@cache
+def _schemas() -> tuple[Path, dict[str, str]]:
+    """cfn-lint's registry schemas folder and its type -> file index (read once)."""
+    schemas = _site_packages(".tools/sam") / "cfnlint" / "data" / "schemas"
+    return schemas, json.loads((schemas / "providers" / "us-east-1.json").read_text())
+
+
 def handler_permissions(kind: str) -> set[str]:
     """The permissions the registry schema of ``kind`` declares; custom resources have none."""
     if kind.startswith("Custom::"):
         return set()
-    schemas = _site_packages(".tools/sam") / "cfnlint" / "data" / "schemas"
-    index = json.loads((schemas / "providers" / "us-east-1.json").read_text())
+    schemas, index = _schemas()
     schema = json.loads((schemas / "resources" / f"{index[kind]}.json").read_text())
     handlers = schema.get("handlers")
     if not handlers:
@@ -222,9 +229,12 @@ def resources_for(action: str) -> tuple[str, ...]:
     accepted = sorted(kind for kind in accepted_resource_types(action) or () if (service, kind) in SCOPES)
     if not accepted:
         return ("*",)
-    patterns = [p for kind in accepted for p in SCOPES[(service, kind)]]
-    expanded = [p.replace("{env}", env) if "{env}" in p else p for p in patterns for env in ENVIRONMENTS]
-    return tuple(dict.fromkeys(expanded))
+    return _per_environment(p for kind in accepted for p in SCOPES[(service, kind)])
+
+
+def _per_environment(patterns: Iterable[str]) -> tuple[str, ...]:
+    """Each pattern once per environment where it names one ({env}), else once."""
+    return tuple(dict.fromkeys(p.replace("{env}", env) for p in patterns for env in ENVIRONMENTS))
 
 
 def statements() -> dict[str, list[dict[str, Any]]]:
@@ -245,7 +255,7 @@ def statements() -> dict[str, list[dict[str, Any]]]:
         number = str(count[service + kind]) if count[service + kind] > 1 else ""
         sid = service.title().replace("-", "") + kind + number
         policies[home[service]].append({"Sid": sid, "Action": actions, "Resource": list(resources)})
-    roles = [p.replace("{env}", env) for p in SCOPES[("iam", "role")] for env in ENVIRONMENTS]
+    roles = list(_per_environment(SCOPES[("iam", "role")]))
     policies["ExecutionPolicyPlatform"] += [
         {
             "Sid": "PassOnlyTheEnvironmentsRoles",
