@@ -28,7 +28,7 @@ OFFLINE := AWS_DEFAULT_REGION=us-east-1
 ENV         ?= dev                   # samconfig.toml section: dev | prod
 PIPELINE_STACK ?= aws-cicd-pipeline  # samconfig.toml [pipeline]
 
-.PHONY: help run install test lint format typecheck requirements check-requirements validate cfn-lint build \
+.PHONY: help run install sam sam-local-engine sam-local-engine-stop test lint format typecheck requirements check-requirements validate cfn-lint build \
         translate checkov unit openapi contract test-sam-local test-container sam-local-tier-if-possible test-ec2-boot ec2-boot-tier-if-possible image-context ec2-bundle ec2-release bench package deploy set-secret destroy clean \
         execution-policy pipeline-artifacts pipeline-clean pipeline pipeline-destroy put-secret delete-secret \
         pr secrets secrets-baseline sast sbom sca sca-if-possible hooks
@@ -67,6 +67,19 @@ install: $(VENV)/.installed $(SAM_ENV)/.installed $(CHECKOV_ENV)/.installed $(GA
 run: $(VENV)/.installed ## serve the API on 127.0.0.1:3000 with a local AWS (moto) holding the secret; Ctrl-C stops
 	PYTHONPATH=.:layers/shared $(VENV)/bin/python -m host.local $(if $(REAL_AWS),--real-aws) \
 	  $(if $(ENV_VARS),--env-file $(ENV_VARS))
+
+# ---------------------------------------------------------------- sam, for a person at a shell
+sam: $(SAM_ENV)/.installed ## install the pinned SAM CLI in .tools/sam; prints the PATH line that puts it first
+	@echo 'export PATH="$(CURDIR)/$(SAM_ENV)/bin:$$PATH"'
+
+# A private Docker engine (root, Debian's docker.io) with the stand-in Lambda image, left running for
+# `sam local`. `eval "$$(make -s sam-local-engine)"` also exports its DOCKER_HOST.
+ENGINE_DIR ?= /tmp/aws-cicd-engine-$(shell printf %s "$(CURDIR)" | cksum | cut -d' ' -f1)
+sam-local-engine: ## start the private Docker engine for sam local (root); prints `export DOCKER_HOST=...`
+	@bash scripts/docker-engine.sh start $(ENGINE_DIR)
+
+sam-local-engine-stop: ## stop the engine sam-local-engine started
+	@bash scripts/docker-engine.sh stop $(ENGINE_DIR)
 
 # ---------------------------------------------------------------- checks
 OFFLINE_CHECKS := lint typecheck check-requirements secrets sast validate cfn-lint translate sbom checkov unit
@@ -186,21 +199,21 @@ ec2-bundle: $(VENV)/.installed ## the EC2 application bundle (arm64 wheels) -> .
 	$(VENV)/bin/python scripts/build_bundle.py $(BUILD_DIR)/bundle/simple-api.zip --platform manylinux2014_aarch64
 
 # ---------------------------------------------------------------- delivery (needs AWS credentials)
-ec2-release: build ## build + upload the EC2 bundle to BUCKET, deploy ENV with EnableEc2=true (blue/green fleet)
+ec2-release: build $(VENV)/.installed ## build + upload the EC2 bundle to BUCKET, deploy ENV with EnableEc2=true (blue/green fleet)
 	@test -n "$(BUCKET)" || { echo "usage: make ec2-release ENV=dev|prod BUCKET=<bucket>"; exit 2; }
-	$(VENV)/bin/python scripts/release_ec2.py $(strip $(ENV)) $(BUCKET)
+	SAM="$(abspath $(SAM))" $(VENV)/bin/python scripts/release_ec2.py $(strip $(ENV)) $(BUCKET)
 
 package: build ## upload code to ARTIFACT_BUCKET, write .aws-sam/packaged.yaml; SIGNING_PROFILE=<name> signs it (CodeBuild)
 	ARTIFACT_BUCKET="$(ARTIFACT_BUCKET)" ARTIFACT_PREFIX="$(ARTIFACT_PREFIX)" SIGNING_PROFILE="$(SIGNING_PROFILE)" \
 	  SAM="$(abspath $(SAM))" $(VENV)/bin/python scripts/package.py
 
-deploy: build ## sam deploy with samconfig.toml section ENV (dev|prod); PARAMS="K=V ..." adds or replaces parameters
-	$(VENV)/bin/python scripts/deploy.py $(strip $(ENV)) $(PARAMS)
+deploy: build $(VENV)/.installed ## sam deploy with samconfig.toml section ENV (dev|prod); PARAMS="K=V ..." adds or replaces parameters
+	SAM="$(abspath $(SAM))" $(VENV)/bin/python scripts/deploy.py $(strip $(ENV)) $(PARAMS)
 
-set-secret: build ## deploy ENV with a new secret (asked without echo; SECRET_VALUE=... for scripts)
-	$(VENV)/bin/python scripts/set_secret.py $(strip $(ENV))
+set-secret: build $(VENV)/.installed ## deploy ENV with a new secret (asked without echo; scripts pipe it on stdin)
+	SAM="$(abspath $(SAM))" $(VENV)/bin/python scripts/set_secret.py $(strip $(ENV))
 
-put-secret: $(VENV)/.installed ## write ENV's secret as an SSM SecureString for the pipeline (asked without echo; KEY_ID=<kms key id>)
+put-secret: $(VENV)/.installed ## write ENV's secret as an SSM SecureString for the pipeline (asked without echo or piped; KEY_ID=<kms key id>)
 	PYTHONPATH=.:layers/shared $(VENV)/bin/python scripts/put_secret.py $(strip $(ENV)) $(KEY_ID)
 
 delete-secret: $(VENV)/.installed ## delete ENV's SecureString written by put-secret
@@ -213,9 +226,11 @@ destroy: $(SAM_ENV)/.installed ## delete the ENV stack (asks for confirmation)
 execution-policy: translate ## regenerate the CloudFormation execution role's policies in infra/pipeline.yaml
 	$(VENV)/bin/python scripts/execution_policy.py
 
+# SAM looks for samconfig.toml beside the template it deploys (here .aws-sam/pipeline-build/, from the
+# [pipeline] section's template_file), so the guided deploy is pointed at the project's file by path.
 pipeline: $(SAM_ENV)/.installed ## build and deploy or update the pipeline stack (sam deploy --guided; samconfig.toml [pipeline])
 	$(SAM) build --template-file infra/pipeline.yaml --build-dir $(BUILD_DIR)/pipeline-build --cached --parallel
-	$(SAM) deploy --guided --config-env pipeline --template-file $(BUILD_DIR)/pipeline-build/template.yaml
+	$(SAM) deploy --guided --config-env pipeline --config-file "$(CURDIR)/samconfig.toml"
 
 pipeline-destroy: $(VENV)/.installed $(SAM_ENV)/.installed ## empty the artifact bucket and image repository, then delete the pipeline stack
 	$(VENV)/bin/python scripts/pipeline_clean.py --stack $(strip $(PIPELINE_STACK))

@@ -20,6 +20,18 @@ SOURCES = ["host", "functions", "layers/shared/simple_api", "template.yaml", "de
 SKIP = {"__pycache__", ".mypy_cache"}
 
 
+def pip_python() -> str:
+    """A CPython 3.13 with pip, for the wheel downloads. Not simply the first python3.13 on PATH:
+    after `eval "$(make -s sam)"` (the README's line) that is the SAM CLI's venv, which has no pip;
+    the interpreter a venv was made from has it."""
+    candidates = [sys.executable, str(Path(sys.base_prefix) / "bin" / "python3.13"), shutil.which("python3.13")]
+    for candidate in dict.fromkeys(c for c in candidates if c):
+        probe = subprocess.run([candidate, "-m", "pip", "--version"], capture_output=True, check=False)
+        if probe.returncode == 0:
+            return candidate
+    raise SystemExit(f"no CPython 3.13 with pip among {candidates}")
+
+
 def requirements(uv: Path) -> str:
     """The layer's packages plus the host group's, exactly as locked."""
     return subprocess.run(
@@ -107,8 +119,9 @@ def main() -> int:
     parser.add_argument("--wheelhouse", action="store_true", help="only requirements.txt + wheels/ (docker build)")
     parser.add_argument("--platform", default="manylinux2014_aarch64")
     parser.add_argument("--uv", type=Path, default=ROOT / ".tools" / "uv" / "bin" / "uv")
-    parser.add_argument("--python", default=shutil.which("python3.13") or "python3.13")
+    parser.add_argument("--python", default=None, help="a CPython 3.13 with pip (default: found)")
     arguments = parser.parse_args()
+    arguments.python = arguments.python or pip_python()
     if arguments.wheelhouse:
         shutil.rmtree(arguments.output, ignore_errors=True)
         wheelhouse(arguments.output, arguments.platform, arguments.uv, arguments.python)

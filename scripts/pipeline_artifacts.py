@@ -22,13 +22,12 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from scripts.build_bundle import ROOT, build, wheelhouse
+from scripts.build_bundle import ROOT, build, pip_python, wheelhouse
 from scripts.samconfig import parameter_values, tags
 
 OUTPUT = ROOT / ".aws-sam" / "pipeline"
 ENVIRONMENTS = ("dev", "prod")
 PLATFORM = "manylinux2014_aarch64"
-PYTHON = shutil.which("python3.13") or "python3.13"  # a CPython with pip, for the wheel downloads
 #: the official image, from ECR Public (no Docker Hub rate limit in CodeBuild)
 DEFAULT_BASE_IMAGE = "public.ecr.aws/docker/library/python:3.13-slim"
 
@@ -55,7 +54,7 @@ def upload_bundle(bucket: str, prefix: str) -> dict[str, str]:
     import boto3  # noqa: PLC0415
 
     bundle = ROOT / ".aws-sam" / "bundle" / "simple-api.zip"
-    version = build(bundle, PLATFORM, ROOT / ".tools" / "uv" / "bin" / "uv", PYTHON)
+    version = build(bundle, PLATFORM, ROOT / ".tools" / "uv" / "bin" / "uv", pip_python())
     key = f"{prefix}/ec2/simple-api-{version}.zip"
     # SSE-S3, not the pipeline key: the instances read the bundle and hold no grant on that key.
     boto3.client("s3").upload_file(str(bundle), bucket, key, ExtraArgs={"ServerSideEncryption": "AES256"})
@@ -76,7 +75,7 @@ def push_image(repository: str, tag: str) -> dict[str, str]:
     )
     context = ROOT / ".wheels"
     shutil.rmtree(context, ignore_errors=True)
-    wheelhouse(context, PLATFORM, ROOT / ".tools" / "uv" / "bin" / "uv", PYTHON)
+    wheelhouse(context, PLATFORM, ROOT / ".tools" / "uv" / "bin" / "uv", pip_python())
     image = f"{registry}/{repository}:{tag}"
     base = os.environ.get("BASE_IMAGE") or DEFAULT_BASE_IMAGE
     subprocess.run(

@@ -2,18 +2,18 @@
 for environments the pipeline deploys (it passes only the parameter's name and key, never a value).
 
 The name is samconfig.toml's SecretParameterName for ENV; the value is read without echo (or from
-SECRET_VALUE, for scripts) and goes only to SSM - never to a file, an argument or this output.
+stdin, for scripts) and goes only to SSM - never to a file, an argument, the environment or this
+output.
 `--delete` removes the parameter (make delete-secret).
 """
 
-import getpass
-import os
 import sys
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from scripts.samconfig import parameter_values
+from scripts.secret_input import read_secret
 from simple_api.adapters.ssm import SsmParameterWriter
 from simple_api.errors import UpstreamError
 
@@ -31,7 +31,7 @@ def main(argv: list[str]) -> int:
         if rest == ["--delete"]:
             print(f"{name}: {'deleted' if writer.delete(name) else 'was not there'}")
             return 0
-        value = os.environ.pop("SECRET_VALUE", None) or getpass.getpass(f"{name} (not echoed): ")
+        value = read_secret(f"{name} (not echoed): ")
         if not value:
             print("no value given; nothing written", file=sys.stderr)
             return 2

@@ -7,13 +7,11 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from scripts.build_bundle import ROOT, build
+from scripts.build_bundle import ROOT, build, pip_python
 from scripts.set_secret import deploy
 
 
 def main(env: str, bucket: str) -> int:
-    import shutil  # noqa: PLC0415
-
     import boto3  # noqa: PLC0415
 
     bundle = ROOT / ".aws-sam" / "bundle" / "simple-api.zip"
@@ -21,7 +19,7 @@ def main(env: str, bucket: str) -> int:
         bundle,
         "manylinux2014_aarch64",
         ROOT / ".tools" / "uv" / "bin" / "uv",
-        shutil.which("python3.13") or "python3.13",
+        pip_python(),
     )
     key = f"simple-api/bundles/simple-api-{version}.zip"
     boto3.client("s3").upload_file(str(bundle), bucket, key)

@@ -1,36 +1,55 @@
-"""`make set-secret ENV=dev|prod`: deploy the stack with a new SecretValue, read without echo.
+"""`make set-secret ENV=dev|prod`: deploy the stack with a new SecretValue, typed without echo (or
+piped on stdin by a script).
 
-Keeps every parameter override of the samconfig.toml section (a command-line
---parameter-overrides replaces them all otherwise) and adds SecretValue, so the value goes only to
-CloudFormation (as a NoEcho parameter) and never into a file or this program's output.
+Keeps every parameter override of the samconfig.toml section and adds SecretValue. The value goes to
+SAM through a private parameters file (0600, in a 0700 folder, removed at once), never through an
+argument or an environment variable, and to CloudFormation only as a NoEcho parameter.
 """
 
-import getpass
+import json
 import os
 import subprocess
 import sys
+import tempfile
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from scripts.samconfig import overrides
+from scripts.samconfig import parameter_values
+from scripts.secret_input import read_secret
 
 ROOT = Path(__file__).resolve().parents[1]
 
 
+@contextmanager
+def _private_parameters(parameters: dict[str, str]) -> Iterator[Path]:
+    """A `--parameter-overrides file://...` file only this user can read, deleted afterwards. JSON
+    is written, and read by SAM as YAML (its JSON reader is disabled; JSON is valid YAML)."""
+    memory = Path("/dev/shm")  # noqa: S108  # nosec B108 - a fresh 0700 mkdtemp folder there: tmpfs, never a disk
+    with tempfile.TemporaryDirectory(dir=memory if memory.is_dir() else None) as folder:
+        path = Path(folder) / "parameters.yaml"
+        descriptor = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+        with os.fdopen(descriptor, "w") as file:
+            json.dump(parameters, file)
+        yield path
+
+
 def deploy(env: str, **changed: str) -> int:
-    """sam deploy ENV with samconfig's parameter overrides, ``changed`` replacing or adding some."""
+    """`sam deploy --config-env ENV` from the project root, so SAM reads samconfig.toml's ENV section
+    and the template `sam build` wrote; ``changed`` replaces or adds parameter overrides (a bare
+    --parameter-overrides would drop every samconfig value, so the merged set is passed)."""
     sam = os.environ.get("SAM", str(ROOT / ".tools" / "sam" / "bin" / "sam"))
-    template = ROOT / ".aws-sam" / "build" / "template.yaml"
-    kept = [item for item in overrides(env) if item.split("=", 1)[0] not in changed]
-    parameters = [*kept, *(f"{key}={value}" for key, value in changed.items())]
-    command = [sam, "deploy", "--config-env", env, "--template-file", str(template)]
-    command += ["--parameter-overrides", *parameters]
-    return subprocess.call(command, cwd=ROOT)
+    command = [sam, "deploy", "--config-env", env]
+    if not changed:
+        return subprocess.call(command, cwd=ROOT)
+    with _private_parameters({**parameter_values(env), **changed}) as path:
+        return subprocess.call([*command, "--parameter-overrides", f"file://{path}"], cwd=ROOT)
 
 
 def main(env: str) -> int:
-    value = os.environ.pop("SECRET_VALUE", None) or getpass.getpass("secret (not echoed): ")
+    value = read_secret("secret (not echoed): ")
     if not value:
         print("no value given; nothing deployed", file=sys.stderr)
         return 2

@@ -13,6 +13,8 @@ import boto3
 import pytest
 from moto import mock_aws
 
+from host.local import free_port, start_moto, stop
+
 #: the caller's environment, for the one place that talks to a real account on purpose: the
 #: contract suite reading a deployed stack's outputs (tests/contract/conftest.py)
 CALLER_ENVIRONMENT = dict(os.environ)
@@ -63,6 +65,22 @@ def pytest_addoption(parser: pytest.Parser) -> None:
         help="what GET /secret must find (default: present for a started host or a stack, any for --base-url)",
     )
     group.addoption("--max-sleep", type=float, default=25.0, help="the target's MaxSleepSeconds")
+    group.addoption(
+        "--serial",
+        action="store_true",
+        help="the target serves one request at a time per function (sam local start-api): skip concurrency checks",
+    )
+
+
+@pytest.fixture
+def local_s3() -> Iterator[str]:
+    """moto's server on 127.0.0.1 (a free port), stopped after the test."""
+    port = free_port()
+    server = start_moto(port)
+    try:
+        yield f"http://127.0.0.1:{port}"
+    finally:
+        stop([server])
 
 
 @pytest.fixture

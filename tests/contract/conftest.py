@@ -24,6 +24,7 @@ class Target:
     secret: str  # present | absent | any
     max_sleep: float
     secret_value: str | None = None
+    serial: bool = False  # one request at a time per function (sam local)
 
 
 @dataclass(frozen=True)
@@ -88,7 +89,8 @@ def target(request: pytest.FixtureRequest) -> Iterator[Target]:
     option = request.config.getoption
     max_sleep = float(option("--max-sleep"))
     if option("--base-url"):
-        yield Target(str(option("--base-url")).rstrip("/"), option("--secret") or "any", max_sleep)
+        base_url = str(option("--base-url")).rstrip("/")
+        yield Target(base_url, option("--secret") or "any", max_sleep, serial=bool(option("--serial")))
     elif option("--stack-name"):
         yield Target(str(request.param).rstrip("/"), option("--secret") or "present", max_sleep)
     else:

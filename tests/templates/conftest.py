@@ -10,7 +10,6 @@ from typing import Any
 import pytest
 from cfn_tools import load_yaml
 
-from host.local import free_port, start_moto, stop
 from scripts.samconfig import parameter_values
 from tests.factories import ROOT
 
@@ -23,17 +22,6 @@ SAM_DEPLOYMENT_TYPES = frozenset(
     | {"Linear10PercentEvery1Minute"}
     | {f"Linear10PercentEvery{m}Minutes" for m in (2, 3, 10)}
 )
-
-
-@pytest.fixture
-def local_s3() -> Iterator[str]:
-    """moto's server on 127.0.0.1 (a free port), stopped after the test."""
-    port = free_port()
-    server = start_moto(port)
-    try:
-        yield f"http://127.0.0.1:{port}"
-    finally:
-        stop([server])
 
 
 class FakeCommand:

@@ -1,10 +1,9 @@
 """The scripts the pipeline's CodeBuild projects and its bootstrap run, against moto in-process."""
 
 import base64
+import io
 import json
 import os
-import subprocess
-import tomllib
 
 import boto3
 import pytest
@@ -175,7 +174,7 @@ def test_clean_without_a_bucket_says_how_to_call_it(aws, monkeypatch, capsys):
 
 # ---------------------------------------------------------------- put_secret
 def test_put_secret_writes_a_securestring_under_samconfigs_name_and_never_prints_it(aws, monkeypatch, capsys):
-    monkeypatch.setenv("SECRET_VALUE", "correct-horse-battery-staple-42")
+    monkeypatch.setattr("sys.stdin", io.StringIO("correct-horse-battery-staple-42\n"))
     assert put_secret.main(["prod"]) == 0
     ssm = boto3.client("ssm")
     found = ssm.get_parameter(Name="/simple-api/prod/secret", WithDecryption=True)["Parameter"]
@@ -198,7 +197,7 @@ class _DeniedSsm:
 
 
 def test_put_secret_reports_a_refusal_without_the_value(monkeypatch, capsys):
-    monkeypatch.setenv("SECRET_VALUE", "correct-horse-battery-staple-42")
+    monkeypatch.setattr("sys.stdin", io.StringIO("correct-horse-battery-staple-42"))
     monkeypatch.setattr(put_secret, "SsmParameterWriter", lambda: SsmParameterWriter(client=_DeniedSsm()))
     assert put_secret.main(["dev", "00000000-0000-0000-0000-000000000000"]) == 1
     output = capsys.readouterr()
@@ -237,54 +236,3 @@ def test_the_ecr_login_token_is_decoded_not_logged(build_world, monkeypatch, cap
     recorded = [word for call in build_world.calls() for word in call]
     assert password not in output.out + output.err and password not in recorded
     assert (ROOT / "scripts" / "pipeline_artifacts.py").read_text().count("--password-stdin") == 1
-
-
-# ---------------------------------------------------------------- the bootstrap targets
-def _make(*arguments, env=None):
-    return subprocess.run(
-        ["make", *arguments],
-        cwd=ROOT,
-        env={**os.environ, **(env or {})},
-        capture_output=True,
-        text=True,
-        timeout=300,
-        check=False,
-    )
-
-
-def test_make_pipeline_runs_a_guided_deploy_of_the_pipeline_template(tmp_path):
-    sam = FakeCommand(tmp_path, "sam")
-    result = _make("pipeline", f"SAM={sam.path}")
-    assert result.returncode == 0, result.stderr
-    build, deploy = sam.calls()  # the delivery-metrics function and layer are built first
-    assert build[:3] == ["build", "--template-file", "infra/pipeline.yaml"]
-    built = build[build.index("--build-dir") + 1] + "/template.yaml"
-    assert deploy == ["deploy", "--guided", "--config-env", "pipeline", "--template-file", built]
-    section = tomllib.loads((ROOT / "samconfig.toml").read_text())["pipeline"]
-    assert section["global"]["parameters"]["stack_name"] == "aws-cicd-pipeline"
-    assert section["deploy"]["parameters"]["capabilities"] == "CAPABILITY_IAM CAPABILITY_AUTO_EXPAND"
-    assert section["deploy"]["parameters"]["template_file"] == ".aws-sam/pipeline-build/template.yaml"
-
-
-def test_make_pipeline_destroy_empties_the_stores_before_deleting_the_stack(tmp_path, local_s3):
-    session = boto3.Session(aws_access_key_id="local", aws_secret_access_key="local", region_name="us-east-1")
-    s3 = session.client("s3", endpoint_url=local_s3)
-    s3.create_bucket(Bucket="artifacts")
-    s3.put_bucket_versioning(Bucket="artifacts", VersioningConfiguration={"Status": "Enabled"})
-    s3.put_object(Bucket="artifacts", Key="aws-cicd/x/template.yaml", Body=b"x")
-    template = {"Resources": {"T": {"Type": "AWS::SNS::Topic"}}, "Outputs": {"ArtifactBucket": {"Value": "artifacts"}}}
-    session.client("cloudformation", endpoint_url=local_s3).create_stack(
-        StackName="aws-cicd-pipeline", TemplateBody=json.dumps(template)
-    )
-    sam = FakeCommand(tmp_path, "sam")
-    local = {
-        "AWS_ENDPOINT_URL": local_s3,
-        "AWS_DEFAULT_REGION": "us-east-1",
-        "AWS_ACCESS_KEY_ID": "local",
-        "AWS_SECRET_ACCESS_KEY": "local",
-    }
-    result = _make("pipeline-destroy", f"SAM={sam.path}", env=local)
-    assert result.returncode == 0, result.stdout + result.stderr
-    assert "s3://artifacts: 1 object versions deleted" in result.stdout
-    assert sam.arguments() == ["delete", "--config-env", "pipeline", "--stack-name", "aws-cicd-pipeline"]
-    assert "Versions" not in s3.list_object_versions(Bucket="artifacts")
