@@ -25,6 +25,8 @@ usage() { echo "usage: $0 start|stop DIR" >&2; exit 2; }
 ACTION=$1
 DIR=$2
 export DOCKER_HOST=unix://$DIR/docker.sock
+# a bridge of its own, so engines of two checkouts (or a user's and make test's) never share docker0
+BRIDGE=awscicd$(printf %s "$DIR" | cksum | cut -c1-7)
 log() { printf '[engine] %s\n' "$*" >&2; }
 skip() { printf '\n*** SKIPPED: sam local tier: %s ***\n\n' "$*" >&2; exit 77; }
 running() { [ -f "$DIR/dockerd.pid" ] && kill -0 "$(cat "$DIR/dockerd.pid")" 2>/dev/null && docker info >/dev/null 2>&1; }
@@ -39,6 +41,7 @@ stop() {
     kill -KILL "$PID" 2>/dev/null
   fi
   grep -F "$DIR/" /proc/mounts | awk '{print $2}' | sort -r | xargs -r -n1 umount -l 2>/dev/null
+  ip link delete "$BRIDGE" 2>/dev/null
   rm -rf "$DIR"
   log "stopped the engine in $DIR"
 }
@@ -78,6 +81,19 @@ EOS
   rm -rf "$R"
 }
 
+bridge() {  # the engine's bridge, on a /24 of 10.213.0.0/16 no interface of this machine uses
+  ip link show "$BRIDGE" >/dev/null 2>&1 && ip link delete "$BRIDGE"
+  local n used
+  used=$(ip -4 -o addr show | awk '{print $4}')
+  for n in $(seq $(( $(printf %s "$DIR" | cksum | cut -d' ' -f1) % 200 + 1 )) 254) $(seq 1 254); do
+    grep -q "^10\.213\.$n\." <<<"$used" && continue
+    ip link add name "$BRIDGE" type bridge && ip addr add "10.213.$n.1/24" dev "$BRIDGE" \
+      && ip link set "$BRIDGE" up && return 0
+    skip "cannot create the bridge $BRIDGE"
+  done
+  skip "no free /24 in 10.213.0.0/16 for the bridge"
+}
+
 start() {
   if running; then
     log "an engine is already running in $DIR"
@@ -93,9 +109,10 @@ start() {
   fi
   command -v docker >/dev/null || skip "no docker client"
   trap 'rc=$?; [ "$rc" = 0 ] || stop; exit "$rc"' EXIT  # a start that fails leaves nothing running
-  log "starting a private dockerd (socket $DOCKER_HOST)"
+  bridge
+  log "starting a private dockerd (socket $DOCKER_HOST, bridge $BRIDGE)"
   setsid dockerd --storage-driver=overlay2 --iptables=false --ip6tables=false --ip-forward=false \
-    --ip-masq=false --ip=127.0.0.1 --dns=127.0.0.1 --host "$DOCKER_HOST" --data-root "$DIR/data" \
+    --ip-masq=false --ip=127.0.0.1 --dns=127.0.0.1 --bridge="$BRIDGE" --host "$DOCKER_HOST" --data-root "$DIR/data" \
     --exec-root "$DIR/exec" --pidfile "$DIR/dockerd.pid" >"$DIR/dockerd.log" 2>&1 </dev/null &
   for _ in $(seq 1 60); do docker info >/dev/null 2>&1 && break; sleep 0.5; done
   docker info >/dev/null 2>&1 || skip "dockerd did not start: $(tail -2 "$DIR/dockerd.log" | tr '\n' ' ')"
