@@ -28,7 +28,7 @@ OFFLINE := AWS_DEFAULT_REGION=us-east-1
 ENV         ?= dev                   # samconfig.toml section: dev | prod
 PIPELINE_STACK ?= aws-cicd-pipeline  # samconfig.toml [pipeline]
 
-.PHONY: help run install sam sam-local-engine sam-local-engine-stop test lint format typecheck requirements check-requirements validate cfn-lint build \
+.PHONY: help run install sam sam-local-engine sam-local-engine-stop test test-journeys test-versions lint format typecheck requirements check-requirements validate cfn-lint build \
         translate checkov unit openapi contract test-sam-local test-container sam-local-tier-if-possible test-ec2-boot ec2-boot-tier-if-possible image-context ec2-bundle ec2-release bench package deploy set-secret destroy clean \
         execution-policy pipeline-artifacts pipeline-clean pipeline pipeline-destroy put-secret delete-secret \
         pr secrets secrets-baseline sast sbom sca sca-if-possible hooks
@@ -87,6 +87,8 @@ OFFLINE_CHECKS := lint typecheck check-requirements secrets sast validate cfn-li
 test: install ## every offline check and gate (what CI runs), then SCA and the Docker and EC2 tiers where they can run
 	@mkdir -p $(REPORTS) && rm -f $(REPORTS)/timings.tsv
 	@for stage in $(OFFLINE_CHECKS); do scripts/timed.sh $$stage $(MAKE) $$stage || exit 1; done
+	@scripts/timed.sh journeys $(MAKE) test-journeys
+	@scripts/timed.sh versions $(MAKE) test-versions
 	@scripts/timed.sh sca $(MAKE) sca-if-possible
 	@scripts/timed.sh docker-tiers $(MAKE) sam-local-tier-if-possible
 	@scripts/timed.sh ec2-boot-tier $(MAKE) ec2-boot-tier-if-possible
@@ -164,7 +166,18 @@ checkov: $(CHECKOV_ENV)/.installed ## checkov over every template and the transl
 unit: $(VENV)/.installed ## pytest on every core: unit, host, contract and template tests; JUnit + coverage reports
 	mkdir -p $(REPORTS)
 	COVERAGE_CORE=sysmon $(VENV)/bin/pytest -n auto --junitxml=$(REPORTS)/junit.xml \
+	  --ignore=tests/journeys --ignore=tests/versions \
 	  --cov --cov-report=xml:$(REPORTS)/coverage.xml --cov-report=term
+
+# The user's commands as typed (README, make targets), with the real SAM CLI and no credentials.
+test-journeys: $(VENV)/.installed $(SAM_ENV)/.installed ## every deploy command and the README's guided line, run up to the missing credentials
+	mkdir -p $(REPORTS)
+	$(VENV)/bin/pytest tests/journeys -n 2 --junitxml=$(REPORTS)/journeys.xml -p no:cacheprovider
+
+# What publishes a new Lambda version, asked as a deploy asks it: sam build + sam package + SAM's translator.
+test-versions: $(VENV)/.installed $(SAM_ENV)/.installed ## which changes publish new Lambda versions (real sam build/package, translated)
+	mkdir -p $(REPORTS)
+	$(VENV)/bin/pytest tests/versions --junitxml=$(REPORTS)/versions.xml -p no:cacheprovider
 
 contract: $(VENV)/.installed ## the contract suite against BASE_URL=... or every URL output of STACK=... (needs network)
 	@test -n "$(BASE_URL)$(STACK)" || { echo "usage: make contract BASE_URL=<url> | STACK=<stack name>"; exit 2; }

@@ -39,6 +39,20 @@ def skip(reason: str) -> None:
     sys.exit(77)
 
 
+def host_parameter_overrides(env: str) -> str:
+    """What the root stack passes the EC2 stack as HostParameterOverrides, for samconfig's ``env``."""
+    import re  # noqa: PLC0415
+
+    from host.template import load  # noqa: PLC0415
+    from scripts.samconfig import parameter_values  # noqa: PLC0415
+
+    root = load(ROOT / "template.yaml")
+    values = {name: str(spec.get("Default", "")) for name, spec in root["Parameters"].items()}
+    values.update(parameter_values(env))
+    text = root["Resources"]["Ec2Stack"]["Properties"]["Parameters"]["HostParameterOverrides"]["Fn::Sub"]
+    return re.sub(r"\$\{([^}]+)\}", lambda match: values[match.group(1)], str(text))
+
+
 def env_file_content(port: int) -> str:
     """/etc/simple-api/env exactly as the template's cfn-init writes it, with local values."""
     from host.template import load  # noqa: PLC0415
@@ -50,6 +64,7 @@ def env_file_content(port: int) -> str:
         "AWS::Region": "us-east-1",
         "ServiceName": "simple-api",
         "SecretParameterName": "/simple-api/dev/secret",
+        "HostParameterOverrides": host_parameter_overrides("dev"),
     }
     for name, value in values.items():
         text = text.replace("${" + name + "}", value)

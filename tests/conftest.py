@@ -19,12 +19,13 @@ from host.local import free_port, start_moto, stop
 #: contract suite reading a deployed stack's outputs (tests/contract/conftest.py)
 CALLER_ENVIRONMENT = dict(os.environ)
 
-for _variable in ("AWS_PROFILE", "AWS_ENDPOINT_URL", "AWS_SESSION_TOKEN", "SECRET_PARAMETER_NAME"):
+for _variable in ("AWS_PROFILE", "AWS_ENDPOINT_URL", "AWS_SESSION_TOKEN", "SECRET_PARAMETER_NAME", "HOST_RUNTIME"):
     os.environ.pop(_variable, None)
 os.environ.update(
     {
         "POWERTOOLS_SERVICE_NAME": "simple-api",
         "POWERTOOLS_METRICS_NAMESPACE": "AwsCicd",
+        "ENVIRONMENT": "dev",
         "AWS_DEFAULT_REGION": "us-east-1",
         "AWS_ACCESS_KEY_ID": "testing",
         "AWS_SECRET_ACCESS_KEY": "testing",

@@ -2,6 +2,7 @@
 offline SAM translations that `make translate` writes to .aws-sam/."""
 
 import json
+import re
 from collections.abc import Iterator
 from functools import cache
 from pathlib import Path
@@ -107,11 +108,12 @@ def walk(node: Any) -> Iterator[Any]:
             yield from walk(value)
 
 
-def evaluate(node: Any, parameters: dict[str, str], template: dict[str, Any]) -> Any:
+def evaluate(node: Any, parameters: dict[str, str], template: dict[str, Any], *, sub: bool = False) -> Any:
     """Resolve Ref to parameters, Fn::Equals/Not/If and Conditions: enough to ask 'what does this
-    stack get with these parameter values?'. Other intrinsics are returned as they are."""
+    stack get with these parameter values?'. With ``sub``, also Fn::Sub strings whose every name
+    is a parameter. Other intrinsics are returned as they are."""
     if isinstance(node, list):
-        return [v for v in (evaluate(v, parameters, template) for v in node) if v is not _NO_VALUE]
+        return [v for v in (evaluate(v, parameters, template, sub=sub) for v in node) if v is not _NO_VALUE]
     if not isinstance(node, dict):
         return node
     if set(node) == {"Ref"}:
@@ -123,21 +125,49 @@ def evaluate(node: Any, parameters: dict[str, str], template: dict[str, Any]) ->
             return str(parameters.get(name, declared.get("Default")))
         return node
     if set(node) == {"Condition"}:
-        return evaluate(template["Conditions"][node["Condition"]], parameters, template)
+        return evaluate(template["Conditions"][node["Condition"]], parameters, template, sub=sub)
     if set(node) == {"Fn::Equals"}:
-        left, right = (evaluate(v, parameters, template) for v in node["Fn::Equals"])
+        left, right = (evaluate(v, parameters, template, sub=sub) for v in node["Fn::Equals"])
         return str(left) == str(right)
     if set(node) == {"Fn::Not"}:
-        return not evaluate(node["Fn::Not"][0], parameters, template)
+        return not evaluate(node["Fn::Not"][0], parameters, template, sub=sub)
     if set(node) == {"Fn::And"}:
-        return all(evaluate(item, parameters, template) for item in node["Fn::And"])
+        return all(evaluate(item, parameters, template, sub=sub) for item in node["Fn::And"])
     if set(node) == {"Fn::Or"}:
-        return any(evaluate(item, parameters, template) for item in node["Fn::Or"])
+        return any(evaluate(item, parameters, template, sub=sub) for item in node["Fn::Or"])
+    if sub and set(node) == {"Fn::Sub"}:
+        return _substitute(node["Fn::Sub"], parameters, template)
     if set(node) == {"Fn::If"}:
         condition, when_true, when_false = node["Fn::If"]
-        chosen = when_true if evaluate(template["Conditions"][condition], parameters, template) else when_false
-        return evaluate(chosen, parameters, template)
-    return {k: v for k, v in ((k, evaluate(v, parameters, template)) for k, v in node.items()) if v is not _NO_VALUE}
+        chosen = when_true if evaluate(template["Conditions"][condition], parameters, template, sub=sub) else when_false
+        return evaluate(chosen, parameters, template, sub=sub)
+    return {
+        k: v
+        for k, v in ((k, evaluate(v, parameters, template, sub=sub)) for k, v in node.items())
+        if v is not _NO_VALUE
+    }
 
 
 _NO_VALUE = object()
+
+
+def _substitute(arguments: Any, parameters: dict[str, str], template: dict[str, Any]) -> Any:
+    """Fn::Sub where every ${name} is a parameter or one of its own variables (which may use the
+    intrinsics above); anything else (a resource, an attribute) leaves the Fn::Sub as it is."""
+    text, variables = (arguments, {}) if isinstance(arguments, str) else arguments
+    values = {name: evaluate(value, parameters, template, sub=True) for name, value in variables.items()}
+    unresolved = False
+
+    def value_of(match: re.Match[str]) -> str:
+        nonlocal unresolved
+        name = match.group(1)
+        found = values.get(name, evaluate({"Ref": name}, parameters, template))
+        if not isinstance(found, str):
+            unresolved = True
+            return match.group(0)
+        return found
+
+    result = re.sub(r"\$\{([^!}][^}]*)\}", value_of, text)
+    if not unresolved:
+        return result
+    return {"Fn::Sub": text if isinstance(arguments, str) else [text, values]}

@@ -10,9 +10,11 @@ from tests.templates.conftest import (
     SAM_DEPLOYMENT_TYPES,
     api_functions,
     evaluate,
+    load_template,
     load_translated,
     parameter_overrides,
     resources,
+    walk,
 )
 
 
@@ -66,18 +68,105 @@ def test_every_api_function_has_alias_preference_alarms_and_hook(template):
         assert properties["AutoPublishAliasAllProperties"] is True, name
         preference = properties["DeploymentPreference"]
         assert preference["Type"] == {"Ref": "DeploymentType"}, name
-        assert preference["Hooks"] == {"PreTraffic": {"Ref": "PreTrafficFunction"}}, name
+        assert preference["Hooks"] == {
+            "PreTraffic": {"Ref": "PreTrafficFunction"},
+            "PostTraffic": {"Ref": "PostTrafficFunction"},
+        }, name
         stem = name.removesuffix("Function")
         assert preference["Alarms"] == [{"Ref": f"{stem}ErrorsAlarm"}, {"Ref": f"{stem}LatencyAlarm"}], name
 
 
-def test_the_hook_has_no_deployment_of_its_own_and_tests_every_new_version(template):
-    hook = template["Resources"]["PreTrafficFunction"]["Properties"]
-    assert "AutoPublishAlias" not in hook and "DeploymentPreference" not in hook
-    targets = hook["Environment"]["Variables"]["PRE_TRAFFIC_TARGETS"]["Fn::Sub"]
+@pytest.mark.parametrize(
+    ("hook", "variable"), [("PreTraffic", "PRE_TRAFFIC_TARGETS"), ("PostTraffic", "POST_TRAFFIC_TARGETS")]
+)
+def test_the_hooks_have_no_deployment_of_their_own_and_test_every_new_version(template, hook, variable):
+    properties = template["Resources"][f"{hook}Function"]["Properties"]
+    assert "AutoPublishAlias" not in properties and "DeploymentPreference" not in properties
+    targets = properties["Environment"]["Variables"][variable]["Fn::Sub"]
     for name in api_functions(template):
         folder = name.removesuffix("Function").lower()
         assert f"{folder}=${{{name}.Version}}" in targets
+
+
+def test_the_post_traffic_hook_goes_through_the_alias_the_functions_publish(template):
+    properties = template["Resources"]["PostTrafficFunction"]["Properties"]
+    alias = properties["Environment"]["Variables"]["TRAFFIC_ALIAS"]
+    assert {f["Properties"]["AutoPublishAlias"] for f in api_functions(template).values()} == {alias}
+    (invoke,) = [s for s in properties["Policies"][0]["Statement"] if s["Action"] == "lambda:InvokeFunction"]
+    assert invoke["Resource"] == [{"Fn::Sub": f"${{{name}.Arn}}:{alias}"} for name in api_functions(template)]
+
+
+# ---------------------------------------------------------------- what publishes a new version
+#: the Lambda::Function properties that make up a published version's configuration
+VERSIONED = ("Environment", "MemorySize", "Timeout", "Runtime", "Handler", "Architectures", "Layers")
+
+
+def referenced(node, template, through_conditions=True):
+    """Parameters a property reads, directly or through the Conditions it uses."""
+    found = set()
+    for item in walk(node):
+        if isinstance(item, dict) and set(item) == {"Ref"} and item["Ref"] in template["Parameters"]:
+            found.add(item["Ref"])
+        if isinstance(item, dict) and set(item) == {"Fn::Sub"}:
+            text = item["Fn::Sub"] if isinstance(item["Fn::Sub"], str) else item["Fn::Sub"][0]
+            found |= {n for n in re.findall(r"\$\{([^!}.]+)\}", text) if n in template["Parameters"]}
+        if through_conditions and isinstance(item, dict) and set(item) == {"Fn::If"}:
+            found |= referenced(template["Conditions"][item["Fn::If"][0]], template)
+        if through_conditions and isinstance(item, dict) and set(item) == {"Condition"}:
+            found |= referenced(template["Conditions"][item["Condition"]], template)
+    return found
+
+
+def versioned_configuration(template, name):
+    defaults = template["Globals"]["Function"]
+    own = template["Resources"][name]["Properties"]
+    merged = {key: own.get(key, defaults.get(key)) for key in VERSIONED if key in own or key in defaults}
+    merged["Environment"] = {
+        **defaults.get("Environment", {}).get("Variables", {}),
+        **own.get("Environment", {}).get("Variables", {}),
+    }
+    return merged
+
+
+def test_a_layer_change_publishes_new_versions(template):
+    assert template["Resources"]["SharedLayer"]["Properties"]["PublishLambdaVersion"] is True
+
+
+@pytest.mark.parametrize("name", ["HomeFunction", "HealthcheckFunction", "SleepFunction", "SecretFunction"])
+def test_each_version_description_names_exactly_the_parameters_that_feed_its_configuration(template, name):
+    """SAM hashes the function's properties before resolving parameters, so a parameter change would
+    publish nothing; the version's description (replaced, so republished, when it changes) names
+    each such parameter's value. A secret (NoEcho) parameter only through its condition."""
+    description = template["Resources"][name]["Properties"]["VersionDescription"]
+    feeding = referenced(versioned_configuration(template, name), template)
+    named = referenced(description, template)
+    secret = {p for p in feeding if template["Parameters"][p].get("NoEcho")}
+    assert named == feeding, f"{name}: missing {feeding - named}, extra {named - feeding}"
+    assert not secret & referenced(description, template, through_conditions=False)
+
+
+def longest(parameter):
+    """The longest value a parameter's constraints allow."""
+    spec = load_template()["Parameters"][parameter]
+    if "AllowedValues" in spec:
+        return max(len(str(v)) for v in spec["AllowedValues"])
+    if "MaxLength" in spec:
+        return int(spec["MaxLength"])
+    if spec["Type"] == "Number":
+        return len(str(spec.get("MaxValue", 10**15)))
+    counts = [int(m) for m in re.findall(r"\{\d+,(\d+)\}", spec["AllowedPattern"])]
+    return 1 + max(counts)  # our patterns: a fixed first character then {n,m}
+
+
+@pytest.mark.parametrize("name", ["HomeFunction", "HealthcheckFunction", "SleepFunction", "SecretFunction"])
+def test_every_allowed_parameter_value_fits_the_version_description(template, name):
+    description = template["Resources"][name]["Properties"]["VersionDescription"]["Fn::Sub"]
+    text, variables = (description, {}) if isinstance(description, str) else description
+    worst = re.sub(r"\$\{([^}]+)\}", lambda m: "x" * longest(m.group(1)) if m.group(1) not in variables else "", text)
+    worst += "x" * max(
+        (max(len(v) for v in walk(value) if isinstance(v, str)) for value in variables.values()), default=0
+    )
+    assert len(worst) <= 256, f"{name}: up to {len(worst)} characters; Lambda allows 256"
 
 
 def test_alarms_watch_the_new_version_only(template):

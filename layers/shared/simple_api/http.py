@@ -60,6 +60,24 @@ def path_parameter(event: ProxyEvent, name: str) -> str | None:
     return value if isinstance(value, str) else None
 
 
+#: set on requests our own checks send: the PreTraffic/PostTraffic hooks (in the event's
+#: requestContext, which API Gateway never lets a caller write) and the Synthetics canary (a header)
+SYNTHETIC_CONTEXT_KEY = "synthetic"
+SYNTHETIC_HEADER = "x-synthetic-traffic"
+
+
+def traffic(event: ProxyEvent) -> str:
+    """``synthetic`` for our own checks, ``user`` for everyone else. A user who sends the header only
+    hides their own bad requests from the invalid-input alarm; nothing else depends on it."""
+    context = event.get("requestContext")
+    if isinstance(context, Mapping) and context.get(SYNTHETIC_CONTEXT_KEY):
+        return "synthetic"
+    headers = event.get("headers")
+    if isinstance(headers, Mapping) and any(str(k).lower() == SYNTHETIC_HEADER for k in headers):
+        return "synthetic"
+    return "user"
+
+
 def _fault(context: Any) -> None:
     count_metric(
         "Fault",
@@ -77,9 +95,12 @@ def endpoint(core_call: Callable[[ProxyEvent, Any], CoreResult]) -> LambdaHandle
             return response(HTTPStatus.OK, core_call(event, context))
         except DomainError as error:
             status = status_for(error)
+            origin = traffic(event)
             log = logger.error if status >= HTTPStatus.INTERNAL_SERVER_ERROR else logger.info
-            log("request failed", error=error.code, status=int(status), detail=error.detail)
-            if error.metric:
+            log("request failed", error=error.code, status=int(status), detail=error.detail, traffic=origin)
+            # a client error of our own checks is expected (they send bad input on purpose); a
+            # server-side failure counts whoever asked
+            if error.metric and (origin == "user" or status >= HTTPStatus.INTERNAL_SERVER_ERROR):
                 metrics.add_metric(name=error.metric, unit=MetricUnit.Count, value=1)
             if status >= HTTPStatus.INTERNAL_SERVER_ERROR:
                 _fault(context)

@@ -4,24 +4,48 @@
   the API Gateway request id as correlation id (``correlation_paths.API_GATEWAY_REST``).
 * ``metrics``: CloudWatch EMF; namespace from ``POWERTOOLS_METRICS_NAMESPACE``; handlers turn on
   the ``ColdStart`` metric.
+* Every metric and log line carries ``environment`` (dev, prod: ``ENVIRONMENT``, from the template)
+  and ``runtime`` (lambda, ec2, fargate, local), so one environment's or runtime's traffic never
+  feeds another's alarms (the alarms name both dimensions).
 * Tracing: Lambda active tracing (``Tracing: Active`` in the template) records every invocation
   and its init phase. The X-Ray SDK (Powertools ``Tracer``) is not imported: it costs ~270 ms of
   cold start and our handlers have no downstream call worth a subsegment (docs/decisions.md).
 """
 
+import os
 import threading
 import warnings
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from functools import wraps
 from typing import Any
 
 from aws_lambda_powertools.logging import Logger, correlation_paths
 from aws_lambda_powertools.metrics import Metrics, MetricUnit, single_metric
 
-__all__ = ["MetricUnit", "correlation_paths", "count_metric", "logger", "metrics", "share_between_threads"]
+__all__ = [
+    "MetricUnit",
+    "correlation_paths",
+    "count_metric",
+    "deployment_dimensions",
+    "logger",
+    "metrics",
+    "share_between_threads",
+]
+
+
+def deployment_dimensions(environ: Mapping[str, str]) -> dict[str, str]:
+    """Where this code runs: the environment the stack was deployed as, and the runtime. Lambda
+    (and sam local) set AWS_LAMBDA_FUNCTION_NAME; the host's runtimes set HOST_RUNTIME (ec2,
+    fargate; make run: local)."""
+    runtime = "lambda" if environ.get("AWS_LAMBDA_FUNCTION_NAME") else environ.get("HOST_RUNTIME") or "local"
+    return {"environment": environ.get("ENVIRONMENT") or "local", "runtime": runtime}
+
 
 logger = Logger(utc=True)
 metrics = Metrics()
+_WHERE = deployment_dimensions(os.environ)
+logger.append_keys(**_WHERE)
+metrics.set_default_dimensions(**_WHERE)
 
 # Most requests add no application metric; Powertools then warns on every flush. That is
 # expected here, not a fault, and would only add a stderr line per request.

@@ -26,6 +26,9 @@ class Settings:
     show_full_secret: bool = False
     #: the PreTraffic hook's targets: ``function=version-arn`` pairs separated by commas
     pre_traffic_targets: str | None = None
+    #: the PostTraffic hook's: the same pairs (the new versions), checked through ``traffic_alias``
+    post_traffic_targets: str | None = None
+    traffic_alias: str = "live"
 
     def require_secret_parameter_name(self) -> str:
         if not self.secret_parameter_name:
@@ -69,6 +72,8 @@ def load_settings(environ: Mapping[str, str]) -> Settings:
         ),
         show_full_secret=_flag(environ, "SHOW_FULL_SECRET"),
         pre_traffic_targets=environ.get("PRE_TRAFFIC_TARGETS") or None,
+        post_traffic_targets=environ.get("POST_TRAFFIC_TARGETS") or None,
+        traffic_alias=environ.get("TRAFFIC_ALIAS", "").strip() or "live",
     )
 
 

@@ -66,7 +66,7 @@ def test_unexpected_exception_is_a_bare_500_logged_with_a_fault_metric(lambda_co
     assert "hunter2" not in answer["body"] and "Traceback" not in answer["body"]
     out = capsys.readouterr().out
     fault = emitted_metrics(out)["Fault"]
-    assert fault["dimensions"] == [["service", "function_name", "function_version"]]
+    assert fault["dimensions"] == [["environment", "runtime", "service", "function_name", "function_version"]]
     assert fault["record"]["function_version"] == "7"
     assert any(r.get("level") == "ERROR" and r.get("message") == "unhandled error" for r in output_records(out))
 

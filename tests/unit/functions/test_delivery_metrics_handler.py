@@ -51,7 +51,7 @@ def test_a_prod_deployment_after_a_failed_build_emits_frequency_lead_time_and_re
     }
     emitted = emitted_metrics(capsys.readouterr().out)
     assert emitted["LeadTime"]["namespace"] == "AwsCicd"  # the tests' namespace; the template sets AwsCicdDelivery
-    assert emitted["Deployments"]["dimensions"] == [["Pipeline", "service"]]
+    assert emitted["Deployments"]["dimensions"] == [["environment", "runtime", "Pipeline", "service"]]
     assert emitted["Deployments"]["record"]["Pipeline"] == "aws-cicd-pipeline"
     pipeline_api.assert_no_pending_responses()
 
@@ -109,8 +109,10 @@ def test_the_dashboard_reads_the_metrics_with_the_dimensions_they_are_emitted_wi
     for metric in first:
         assert metric[0] == environment["POWERTOOLS_METRICS_NAMESPACE"]
         dimensions = dict(zip(metric[2::2], metric[3::2], strict=True))
-        assert set(dimensions) == {"Pipeline", "service"} == {k for k in record if k in ("Pipeline", "service")}
+        names = {"Pipeline", "service", "environment", "runtime"}
+        assert set(dimensions) == names == {k for k in record if k in names}
         assert dimensions["service"] == environment["POWERTOOLS_SERVICE_NAME"]
+        assert (dimensions["environment"], dimensions["runtime"]) == (environment["ENVIRONMENT"], "lambda")
 
 
 @pytest.mark.parametrize(

@@ -9,9 +9,10 @@ import pytest
 from botocore.response import StreamingBody
 from botocore.stub import ANY, Stubber
 
-from simple_api.adapters.deployment import CodeDeployHooks, LambdaInvoker
-from tests.unit.functions.conftest import handler
+from simple_api.adapters.deployment import LambdaInvoker
+from tests.unit.functions.conftest import expect_report, handler
 
+HOOK = "pre_traffic"  # the codedeploy fixture (conftest.py) stubs this hook's reports
 HOOK_EVENT = {"DeploymentId": "d-ABCDEF123", "LifecycleEventHookExecutionId": "eyJleGVjdXRpb24iOiJ4In0="}
 ARN = "arn:aws:lambda:us-east-1:123456789012:function:aws-cicd-dev-{}Function-x:7"
 TARGETS = ",".join(f"{name}={ARN.format(name.title())}" for name in ("home", "healthcheck", "sleep", "secret"))
@@ -31,28 +32,6 @@ class InProcessLambda:
         return handler(name)(event, self.context)
 
 
-@pytest.fixture
-def codedeploy(monkeypatch):
-    client = boto3.client("codedeploy")
-    stubber = Stubber(client)
-    monkeypatch.setattr("functions.pre_traffic.handler.CodeDeployHooks", lambda: CodeDeployHooks(client))
-    with stubber:
-        yield stubber
-    stubber.assert_no_pending_responses()
-
-
-def expect_report(stubber: Stubber, status: str) -> None:
-    stubber.add_response(
-        "put_lifecycle_event_hook_execution_status",
-        {"lifecycleEventHookExecutionId": HOOK_EVENT["LifecycleEventHookExecutionId"]},
-        {
-            "deploymentId": HOOK_EVENT["DeploymentId"],
-            "lifecycleEventHookExecutionId": HOOK_EVENT["LifecycleEventHookExecutionId"],
-            "status": status,
-        },
-    )
-
-
 def run_hook(monkeypatch, fake, targets=TARGETS):
     from tests.conftest import FakeLambdaContext
 
@@ -62,7 +41,7 @@ def run_hook(monkeypatch, fake, targets=TARGETS):
 
 
 def test_healthy_versions_succeed(monkeypatch, codedeploy, lambda_context, secret, no_sleep):
-    expect_report(codedeploy, "Succeeded")
+    expect_report(codedeploy, HOOK_EVENT, "Succeeded")
     fake = InProcessLambda(lambda_context)
     assert run_hook(monkeypatch, fake) == {"succeeded": True, "problems": []}
     invoked = {path for _, path in fake.calls}
@@ -71,27 +50,27 @@ def test_healthy_versions_succeed(monkeypatch, codedeploy, lambda_context, secre
 
 
 def test_a_broken_version_fails_the_deployment(monkeypatch, codedeploy, lambda_context, secret, no_sleep):
-    expect_report(codedeploy, "Failed")
+    expect_report(codedeploy, HOOK_EVENT, "Failed")
     result = run_hook(monkeypatch, InProcessLambda(lambda_context, broken="sleep"))
     assert result["succeeded"] is False
     assert all(problem.startswith("sleep_") for problem in result["problems"])
 
 
 def test_missing_secret_in_the_environment_fails_the_deployment(monkeypatch, codedeploy, lambda_context, aws, no_sleep):
-    expect_report(codedeploy, "Failed")
+    expect_report(codedeploy, HOOK_EVENT, "Failed")
     result = run_hook(monkeypatch, InProcessLambda(lambda_context))
     assert result["problems"] == ["secret_get.json: status 503, expected 200"]
 
 
 @pytest.mark.parametrize("targets", ["", "home", "home=,sleep=x", "=arn"])
 def test_unusable_configuration_still_reports_failure(monkeypatch, codedeploy, lambda_context, targets):
-    expect_report(codedeploy, "Failed")
+    expect_report(codedeploy, HOOK_EVENT, "Failed")
     result = run_hook(monkeypatch, InProcessLambda(lambda_context), targets=targets)
     assert result["succeeded"] is False and result["problems"]
 
 
 def test_a_target_without_fixtures_is_a_problem(monkeypatch, codedeploy, lambda_context, no_sleep):
-    expect_report(codedeploy, "Failed")
+    expect_report(codedeploy, HOOK_EVENT, "Failed")
     result = run_hook(monkeypatch, InProcessLambda(lambda_context), targets="home=" + ARN.format("Home") + ",extra=x")
     assert result["problems"] == ["extra: no fixture to test it with"]
 
@@ -101,7 +80,7 @@ def test_invocation_errors_are_reported_not_raised(monkeypatch, codedeploy):
         def invoke(self, arn, event):
             raise ConnectionError("no route")
 
-    expect_report(codedeploy, "Failed")
+    expect_report(codedeploy, HOOK_EVENT, "Failed")
     result = run_hook(monkeypatch, Unreachable())
     assert result["succeeded"] is False
     assert all("invocation failed (ConnectionError)" in problem for problem in result["problems"])

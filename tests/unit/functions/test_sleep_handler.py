@@ -24,7 +24,7 @@ def test_bad_input_is_400_json_naming_parameter_and_range_and_counted(raw, lambd
     assert "seconds" in body["message"] and "0 to 25" in body["message"]
     assert no_sleep == []
     invalid = emitted_metrics(capsys.readouterr().out)["InvalidInput"]
-    assert invalid["namespace"] == "AwsCicd" and invalid["dimensions"] == [["service"]]
+    assert invalid["namespace"] == "AwsCicd" and invalid["dimensions"] == [["environment", "runtime", "service"]]
 
 
 def test_maximum_comes_from_the_environment(lambda_context, no_sleep, monkeypatch):

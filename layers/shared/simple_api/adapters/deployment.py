@@ -1,4 +1,4 @@
-"""AWS Lambda (invoke a version) and CodeDeploy (report a lifecycle hook) for the PreTraffic hook."""
+"""AWS Lambda (invoke a version or an alias) and CodeDeploy (report a lifecycle hook) for the hooks."""
 
 import json
 from collections.abc import Mapping
@@ -22,6 +22,16 @@ class LambdaInvoker:
 
     def invoke(self, function_arn: str, event: Mapping[str, Any]) -> Mapping[str, Any]:
         """Invoke ``function_arn`` synchronously; return its decoded proxy response."""
+        return self._answer(function_arn, event)[0]
+
+    def invoke_alias(self, alias_arn: str, event: Mapping[str, Any], version: str) -> Mapping[str, Any]:
+        """Invoke ``alias_arn``; the answer must come from ``version`` (Lambda says which ran)."""
+        payload, executed = self._answer(alias_arn, event)
+        if executed != version:
+            raise InvocationFailed(f"the alias answered with version {executed}, not the new version {version}")
+        return payload
+
+    def _answer(self, function_arn: str, event: Mapping[str, Any]) -> tuple[Mapping[str, Any], str]:
         if self._client is None:
             import boto3  # noqa: PLC0415 - deferred: boto3 costs ~0.35 s of import
 
@@ -32,7 +42,7 @@ class LambdaInvoker:
         payload = json.loads(answer["Payload"].read() or b"null")
         if answer.get("FunctionError") or not isinstance(payload, dict):
             raise InvocationFailed("the function failed", detail=str(answer.get("FunctionError")))
-        return payload
+        return payload, str(answer.get("ExecutedVersion", ""))
 
 
 class CodeDeployHooks:

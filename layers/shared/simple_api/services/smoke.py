@@ -1,7 +1,11 @@
-"""Smoke tests of a new Lambda version with the events/ fixtures (used by the PreTraffic hook).
+"""Smoke tests of a new Lambda version with the events/ fixtures: the PreTraffic hook runs them
+against each new version before traffic moves, the PostTraffic hook through the alias once it
+carries all traffic (and checks the alias really answers with the new version).
 
 ``events/expected.json`` says what each ``<function>_<case>.json`` must answer; the unit tests
-check the same table in-process, so a fixture or an expectation cannot rot unnoticed.
+check the same table in-process, so a fixture or an expectation cannot rot unnoticed. Every event
+the hooks send is marked synthetic in its requestContext (see simple_api.http.traffic), so their
+deliberate bad input never counts as users'.
 """
 
 import json
@@ -9,6 +13,9 @@ from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
+
+from simple_api.errors import DomainError
+from simple_api.http import SYNTHETIC_CONTEXT_KEY
 
 EXPECTATIONS_FILE = "expected.json"
 #: preconditions a deployed stack satisfies (the secret exists there)
@@ -73,11 +80,22 @@ def problem(case: Case, response: Mapping[str, Any]) -> str | None:
     return None
 
 
+def marked(event: Mapping[str, Any], phase: str) -> dict[str, Any]:
+    """The fixture as the hook sends it: its requestContext says who asks (API Gateway writes that
+    object itself, so no caller of the API can set it)."""
+    context = event.get("requestContext")
+    return {
+        **event,
+        "requestContext": {**(context if isinstance(context, Mapping) else {}), SYNTHETIC_CONTEXT_KEY: phase},
+    }
+
+
 def run(
     cases: Iterable[Case],
     targets: Mapping[str, str],
     invoke: Callable[[str, Mapping[str, Any]], Mapping[str, Any]],
     preconditions: frozenset[str] = DEPLOYED_PRECONDITIONS,
+    phase: str = "pre-traffic",
 ) -> list[str]:
     """Invoke each target with its cases; return the problems found (empty: all good).
 
@@ -91,7 +109,9 @@ def run(
             continue
         ran += 1
         try:
-            found = problem(case, invoke(target, case.event))
+            found = problem(case, invoke(target, marked(case.event, phase)))
+        except DomainError as error:
+            found = f"{case.fixture}: {error.message}"
         except Exception as error:
             found = f"{case.fixture}: invocation failed ({type(error).__name__})"
         if found:
@@ -117,10 +137,42 @@ def parse_targets(text: str | None) -> dict[str, str]:
 def check_deployment(
     events_dir: Path, targets_text: str | None, invoke: Callable[[str, Mapping[str, Any]], Mapping[str, Any]]
 ) -> list[str]:
-    """All problems of a deployment; a broken fixture table or target list is a problem too."""
+    """All problems of a deployment's new versions (PreTraffic); a broken fixture table or target
+    list is a problem too."""
     try:
         cases = load_cases(events_dir)
         targets = parse_targets(targets_text)
     except (OSError, ValueError, KeyError, TypeError) as error:
         return [f"cannot run the checks: {error}"]
     return run(cases, targets, invoke)
+
+
+def alias_of(version_arn: str, alias: str) -> tuple[str, str]:
+    """``arn:...:function:f:7`` and ``live`` -> (``arn:...:function:f:live``, ``7``)."""
+    function, _, version = version_arn.rpartition(":")
+    if not (function and version.isdigit() and alias):
+        raise ValueError(f"not a published version ARN: {version_arn!r}")
+    return f"{function}:{alias}", version
+
+
+def check_live(
+    events_dir: Path,
+    targets_text: str | None,
+    alias: str,
+    invoke_alias: Callable[[str, Mapping[str, Any], str], Mapping[str, Any]],
+) -> list[str]:
+    """All problems once traffic has moved (PostTraffic): each fixture through the alias, which must
+    answer with the new version (``invoke_alias(alias_arn, event, version)`` checks that)."""
+    try:
+        cases = load_cases(events_dir)
+        versions = {name: alias_of(arn, alias) for name, arn in parse_targets(targets_text).items()}
+    except (OSError, ValueError, KeyError, TypeError) as error:
+        return [f"cannot run the checks: {error}"]
+    expected = dict(versions.values())
+    targets = {name: alias_arn for name, (alias_arn, _) in versions.items()}
+    return run(
+        cases,
+        targets,
+        lambda alias_arn, event: invoke_alias(alias_arn, event, expected[alias_arn]),
+        phase="post-traffic",
+    )
