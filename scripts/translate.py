@@ -2,7 +2,8 @@
 
 Runs in the aws-sam-cli environment (.tools/sam) because it uses SAM's own translator and YAML
 parser. Local code paths are replaced by placeholder s3:// URIs (the translator accepts only S3
-locations); nothing else is changed. Usage: translate.py BUILT_TEMPLATE OUTPUT_JSON
+locations); nothing else is changed. Usage: translate.py TEMPLATE SAMCONFIG ENV OUTPUT_JSON, or
+translate.py --batch with a JSON list of {"source", "parameters", "target"} on stdin.
 """
 
 import json
@@ -56,13 +57,12 @@ def carry_checkov_skips(source: dict[str, Any], translated: dict[str, Any]) -> N
                 generated.setdefault("Metadata", {})["checkov"] = skips
 
 
-def main(source: str, samconfig: str, config_env: str, target: str) -> None:
-    os.environ.setdefault("AWS_DEFAULT_REGION", "us-east-1")
-    logging.disable(logging.WARNING)  # the translator's feature-toggle notices are not findings
+def translate(source: str, parameters: dict[str, str], target: str) -> None:
+    """``source`` (a built or packaged SAM template) translated with ``parameters`` into ``target``."""
     with Path(source).open() as stream:
         template = placeholder_uris(yaml_parse(stream.read()))
     original = json.loads(json.dumps(template))
-    translated = transform(template, parameter_values(config_env, Path(samconfig)), _NoManagedPolicies())
+    translated = transform(template, parameters, _NoManagedPolicies())
     carry_checkov_skips(original, translated)
     with Path(target).open("w") as stream:
         json.dump(translated, stream, indent=1, sort_keys=True)
@@ -70,5 +70,16 @@ def main(source: str, samconfig: str, config_env: str, target: str) -> None:
     print(f"translated {source} -> {target}: {len(translated['Resources'])} resources")
 
 
+def main(arguments: list[str]) -> None:
+    os.environ.setdefault("AWS_DEFAULT_REGION", "us-east-1")
+    logging.disable(logging.WARNING)  # the translator's feature-toggle notices are not findings
+    if arguments == ["--batch"]:  # [{"source", "parameters", "target"}, ...] on stdin: one start-up for many
+        for job in json.load(sys.stdin):
+            translate(job["source"], job["parameters"], job["target"])
+        return
+    source, samconfig, config_env, target = arguments[:4]
+    translate(source, parameter_values(config_env, Path(samconfig)), target)
+
+
 if __name__ == "__main__":
-    main(*sys.argv[1:5])
+    main(sys.argv[1:])

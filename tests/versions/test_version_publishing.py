@@ -14,6 +14,7 @@ import shutil
 import subprocess
 import tomllib
 from collections.abc import Callable, Iterator
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Any
 
@@ -53,10 +54,9 @@ def run(command: list[str | Path], cwd: Path, env: dict[str, str]) -> None:
 
 
 class Packager:
-    """sam build + sam package of a project folder, then the offline translation per parameter set."""
+    """sam build + sam package of a project folder (to moto's S3), and SAM's offline translation."""
 
-    def __init__(self, endpoint: str, scratch: Path) -> None:
-        self.scratch = scratch
+    def __init__(self, endpoint: str) -> None:
         self.env = {
             **os.environ,
             "AWS_ENDPOINT_URL": endpoint,
@@ -76,26 +76,41 @@ class Packager:
         )
         return packaged
 
-    def identities(self, packaged: Path, **parameters: str) -> Identity:
-        """Function -> (its version's logical id, the version's properties with parameters resolved)."""
-        config = tomllib.loads((ROOT / "samconfig.toml").read_text())["dev"]["deploy"]["parameters"]
-        overrides = dict(item.split("=", 1) for item in config["parameter_overrides"])
-        overrides.update(parameters)
-        samconfig = self.scratch / f"samconfig-{len(list(self.scratch.iterdir()))}.toml"
-        items = ", ".join(json.dumps(f"{k}={v}") for k, v in overrides.items())
-        samconfig.write_text(f"version = 0.1\n[dev.deploy.parameters]\nparameter_overrides = [{items}]\n")
-        translated_path = samconfig.with_suffix(".json")
-        run(
-            [SAM_PYTHON, ROOT / "scripts" / "translate.py", packaged, samconfig, "dev", translated_path], ROOT, self.env
+    def identities(self, jobs: dict[str, tuple[Path, dict[str, str]]], scratch: Path) -> dict[str, Identity]:
+        """Per job name: function -> (its version's logical id, the version's properties with the
+        parameters resolved). One translator start-up for every job."""
+        batch: list[dict[str, Any]] = [
+            {"source": str(packaged), "parameters": parameters, "target": str(scratch / f"{name}.json")}
+            for name, (packaged, parameters) in jobs.items()
+        ]
+        result = subprocess.run(
+            [SAM_PYTHON, ROOT / "scripts" / "translate.py", "--batch"],
+            cwd=ROOT,
+            env=self.env,
+            input=json.dumps(batch),
+            capture_output=True,
+            text=True,
+            timeout=600,
+            check=False,
         )
-        translated = json.loads(translated_path.read_text())
-        found: Identity = {}
-        for logical_id, resource in translated["Resources"].items():
-            if resource["Type"] != "AWS::Lambda::Version":
-                continue
-            function = resource["Properties"]["FunctionName"]["Ref"]
-            found[function] = (logical_id, evaluate(resource["Properties"], overrides, translated, sub=True))
+        assert result.returncode == 0, result.stderr[-3000:]
+        found: dict[str, Identity] = {}
+        for job in batch:
+            translated = json.loads(Path(job["target"]).read_text())
+            found[Path(job["target"]).stem] = {
+                resource["Properties"]["FunctionName"]["Ref"]: (
+                    logical_id,
+                    evaluate(resource["Properties"], job["parameters"], translated, sub=True),
+                )
+                for logical_id, resource in translated["Resources"].items()
+                if resource["Type"] == "AWS::Lambda::Version"
+            }
         return found
+
+
+def dev_parameters(**changed: str) -> dict[str, str]:
+    config = tomllib.loads((ROOT / "samconfig.toml").read_text())["dev"]["deploy"]["parameters"]
+    return {**dict(item.split("=", 1) for item in config["parameter_overrides"]), **changed}
 
 
 def layer_code(project: Path) -> None:
@@ -120,8 +135,9 @@ def home_code(project: Path) -> None:
         file.write("\n# a change of one function's code\n")
 
 
-def fixture_only(project: Path) -> None:
-    """The events/ fixtures ship in the PreTraffic hook, which has no alias: no API function changes."""
+def home_code_and_fixtures(project: Path) -> None:
+    """One function's code, and the events/ fixtures, which ship only in the hooks (no alias)."""
+    home_code(project)
     path = project / "events" / "expected.json"
     path.write_text(path.read_text().rstrip() + "\n\n")
 
@@ -130,15 +146,26 @@ VARIANTS: dict[str, Callable[[Path], None]] = {
     "rebuild": lambda project: None,
     "layer_code": layer_code,
     "layer_dependencies": layer_dependencies,
-    "home_code": home_code,
-    "fixture_only": fixture_only,
+    "home_code_and_fixtures": home_code_and_fixtures,
+}
+PARAMETERS: dict[str, tuple[str, str]] = {
+    "LogLevel": ("DEBUG", "every"),
+    "ServiceName": ("other-api", "every"),
+    "Architecture": ("x86_64", "every"),
+    "MaxSleepSeconds": ("10", "SleepFunction"),
+    "ShowFullSecret": ("true", "SecretFunction"),
+    "SecretParameterName": ("/simple-api/dev/other", "SecretFunction"),
+    "SecretValue": ("a-value-the-stack-now-owns", "SecretFunction"),
+    "FunctionLatencyP95ThresholdMs": ("500", "none"),
+    "LogRetentionDays": ("30", "none"),
 }
 
 
 @pytest.fixture(scope="module")
-def packaged(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[Packager, dict[str, Path]]]:
-    """The project packaged as it is, and once per variant (each a copy of the built base, so SAM's
-    build cache rebuilds only what the change touches)."""
+def identities(tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict[str, Identity]]:
+    """The project packaged as it is and once per variant (each a copy of the built base, so SAM's
+    build cache rebuilds only what the change touches; two at a time), then every translation:
+    the base with each parameter change, and each variant."""
     port = free_port()
     moto = start_moto(port)
     try:
@@ -147,16 +174,23 @@ def packaged(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[Package
             "s3", endpoint_url=endpoint, region_name="us-east-1", aws_access_key_id="l", aws_secret_access_key="l"
         ).create_bucket(Bucket=BUCKET)
         scratch = tmp_path_factory.mktemp("versions")
-        packager = Packager(endpoint, scratch / "config")
-        packager.scratch.mkdir()
+        packager = Packager(endpoint)
         base = copy_project(scratch / "base")
-        results = {"base": packager.package(base)}
-        for name, change in VARIANTS.items():
+        packaged = {"base": packager.package(base)}
+
+        def variant(name: str) -> Path:
             project = scratch / name
             shutil.copytree(base, project, symlinks=True)
-            change(project)
-            results[name] = packager.package(project)
-        yield packager, results
+            VARIANTS[name](project)
+            return packager.package(project)
+
+        with ThreadPoolExecutor(max_workers=2) as pool:
+            packaged.update(zip(VARIANTS, pool.map(variant, VARIANTS), strict=True))
+        jobs = {name: (path, dev_parameters()) for name, path in packaged.items()}
+        for parameter, (value, _) in PARAMETERS.items():
+            jobs[parameter] = (packaged["base"], dev_parameters(**{parameter: value}))
+        (scratch / "translated").mkdir()
+        yield packager.identities(jobs, scratch / "translated")
     finally:
         stop([moto])
 
@@ -172,32 +206,16 @@ def changed(before: Identity, after: Identity) -> set[str]:
         ("rebuild", set()),
         ("layer_code", set(FUNCTIONS)),
         ("layer_dependencies", set(FUNCTIONS)),
-        ("home_code", {"HomeFunction"}),
-        ("fixture_only", set()),
+        ("home_code_and_fixtures", {"HomeFunction"}),
     ],
 )
-def test_code_changes_publish_exactly_the_functions_they_touch(packaged, variant, expected):
-    packager, results = packaged
-    assert changed(packager.identities(results["base"]), packager.identities(results[variant])) == expected
+def test_code_changes_publish_exactly_the_functions_they_touch(identities, variant, expected):
+    assert changed(identities["base"], identities[variant]) == expected
 
 
-@pytest.mark.parametrize(
-    ("parameter", "value", "expected"),
-    [
-        ("LogLevel", "DEBUG", set(FUNCTIONS)),
-        ("ServiceName", "other-api", set(FUNCTIONS)),
-        ("Architecture", "x86_64", set(FUNCTIONS)),
-        ("MaxSleepSeconds", "10", {"SleepFunction"}),
-        ("ShowFullSecret", "true", {"SecretFunction"}),
-        ("SecretParameterName", "/simple-api/dev/other", {"SecretFunction"}),
-        ("SecretValue", "a-value-the-stack-now-owns", {"SecretFunction"}),
-        ("FunctionLatencyP95ThresholdMs", "500", set()),
-        ("LogRetentionDays", "30", set()),
-    ],
-)
-def test_parameter_changes_publish_exactly_the_functions_they_feed(packaged, parameter, value, expected):
-    packager, results = packaged
-    before = packager.identities(results["base"])
-    after = packager.identities(results["base"], **{parameter: value})
-    assert changed(before, after) == expected
-    assert all(value not in json.dumps(after[name]) for name in FUNCTIONS if parameter == "SecretValue")
+@pytest.mark.parametrize("parameter", sorted(PARAMETERS))
+def test_parameter_changes_publish_exactly_the_functions_they_feed(identities, parameter):
+    value, feeds = PARAMETERS[parameter]
+    expected = {"every": set(FUNCTIONS), "none": set()}.get(feeds, {feeds})
+    assert changed(identities["base"], identities[parameter]) == expected
+    assert value not in json.dumps(identities[parameter]) or parameter != "SecretValue"
