@@ -7,7 +7,7 @@ import sys
 import time
 from pathlib import Path
 
-from scripts.emulator_tier import Emulator, Listener, _address, alive, children, listening, proc_net_sockets
+from scripts.emulator import Emulator, Listener, _address, alive, children, listening, proc_net_sockets
 
 TCP = """  sl  local_address rem_address   st tx_queue rx_queue tr tm->when retrnsmt   uid  timeout inode
    0: 0100007F:B453 00000000:0000 0A 00000000:00000000 00:00000000 00000000     0        0 1001 1 0000000000000000 100 0 0 10 0
