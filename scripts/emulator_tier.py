@@ -30,6 +30,7 @@ import tempfile
 import time
 import zipfile
 from collections.abc import Callable, Iterator
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -49,6 +50,7 @@ SAM = ROOT / ".tools" / "sam" / "bin" / "sam"
 BUILD = ROOT / ".aws-sam" / "build"
 REPORTS = ROOT / ".reports"
 STACK_SECONDS = 300
+WARM_SLEEPS = 4  # the contract suite's most concurrent sleeps (test_healthcheck_stays_fast_...)
 ISSUE_14 = (
     "known defect, issue 14: SAM computes an AutoPublishAlias version's logical id from the function's"
     " properties before it resolves Refs, so a change of SharedLayer alone publishes no new version"
@@ -196,8 +198,23 @@ class Tier:
         return f"{self.emulator.url}/_aws/execute-api/{deployed.outputs['ApiId']}/{stage}"
 
     # -------------------------------------------------------------- checks
+    def warm_up(self, deployed: Deployed) -> None:
+        """As much concurrency as the contract suite uses, once: ministack starts a worker process
+        per concurrent invocation, and four Python cold starts at once on a 2-core box would
+        otherwise land inside the suite's timed healthcheck-while-sleeping window."""
+        paths = ["/healthcheck", "/", "/secret", *["/sleep/0"] * WARM_SLEEPS]
+        started = time.monotonic()
+        with ThreadPoolExecutor(len(paths)) as pool:
+            replies = list(pool.map(lambda path: self.get(deployed, path), paths))
+        self.check(all(r.status_code == 200 for r in replies), f"warm-up: {[r.status_code for r in replies]}")
+        log(f"warm-up of {deployed.stack}: {len(paths)} concurrent requests, {time.monotonic() - started:.1f} s")
+
+    def get(self, deployed: Deployed, path: str) -> requests.Response:
+        return requests.get(f"{self.api_url(deployed)}{path}", verify=str(self.emulator.bundle), timeout=60)
+
     def contract(self, deployed: Deployed) -> None:
         REPORTS.mkdir(exist_ok=True)
+        self.warm_up(deployed)
         command = [sys.executable, "-m", "pytest", "tests/contract/test_contract.py", "--base-url"]
         command += [self.api_url(deployed), "--secret", "present", "-q", "-p", "no:cacheprovider"]
         command += ["-o", "addopts=--allow-hosts=127.0.0.1", f"--junitxml={REPORTS}/emulator-{deployed.env}.xml"]
@@ -206,7 +223,7 @@ class Tier:
             log(f"contract suite against {deployed.stack}: {passed}")
 
     def serves_secret(self, deployed: Deployed, secret: str, previous: str = "") -> None:
-        reply = requests.get(f"{self.api_url(deployed)}/secret", verify=str(self.emulator.bundle), timeout=60)
+        reply = self.get(deployed, "/secret")
         got = reply.json() if reply.status_code == 200 else {}
         name = parameter_values(deployed.env)["SecretParameterName"]
         if got == {"Name": name, "Value": mask(secret)}:
