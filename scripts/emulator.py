@@ -191,6 +191,9 @@ class Emulator:
             "SSL_CERT_FILE": bundle,
             "REQUESTS_CA_BUNDLE": bundle,
             "SAM_CLI_TELEMETRY": "0",
+            # sam deploy polls the change set and the stack events every 5 s by default (against
+            # real CloudFormation's rate limits); a local emulator answers in milliseconds
+            "SAM_CLI_POLL_DELAY": "1",
         }
 
     def client(self, service: str) -> Any:
