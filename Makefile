@@ -11,6 +11,7 @@ VENV        := .venv
 SAM_ENV     := .tools/sam
 CHECKOV_ENV := .tools/checkov
 GATES_ENV   := .tools/gates
+MINISTACK_ENV := .tools/ministack
 GATES       := $(GATES_ENV)/bin/python scripts/gates.py
 SAM         := $(SAM_ENV)/bin/sam
 CFN_LINT    := $(SAM_ENV)/bin/cfn-lint
@@ -29,7 +30,7 @@ ENV         ?= dev                   # samconfig.toml section: dev | prod
 PIPELINE_STACK ?= aws-cicd-pipeline  # samconfig.toml [pipeline]
 
 .PHONY: help run install sam sam-local-engine sam-local-engine-stop test test-journeys test-versions lint format typecheck requirements check-requirements validate cfn-lint build \
-        translate checkov unit openapi contract test-sam-local test-container sam-local-tier-if-possible test-ec2-boot ec2-boot-tier-if-possible image-context ec2-bundle ec2-release bench package deploy set-secret destroy clean \
+        translate checkov unit openapi contract test-sam-local test-container sam-local-tier-if-possible test-emulator emulator-tier-if-possible test-ec2-boot ec2-boot-tier-if-possible image-context ec2-bundle ec2-release bench package deploy set-secret destroy clean \
         execution-policy pipeline-artifacts pipeline-clean pipeline pipeline-destroy put-secret delete-secret \
         pr secrets secrets-baseline sast sbom sca sca-if-possible hooks
 
@@ -61,6 +62,19 @@ $(GATES_ENV)/.installed: tools/gates/requirements.txt $(UV)
 	VIRTUAL_ENV=$(GATES_ENV) $(UV) pip sync --quiet --require-hashes tools/gates/requirements.txt
 	touch $@
 
+# ministack (make test-emulator) and the Lambda runtime's boto3 beside it, which is all the emulated
+# functions see besides their code and layers (scripts/lambda_runtime_path.py, imported by a .pth).
+$(MINISTACK_ENV)/.installed: tools/ministack/requirements.txt tools/ministack/lambda-runtime.txt scripts/lambda_runtime_path.py $(UV)
+	$(UV) venv --quiet --allow-existing --python $(PYTHON) $(MINISTACK_ENV)
+	VIRTUAL_ENV=$(MINISTACK_ENV) $(UV) pip sync --quiet --require-hashes tools/ministack/requirements.txt
+	rm -rf $(MINISTACK_ENV)/lambda-runtime
+	$(UV) pip install --quiet --python $(MINISTACK_ENV)/bin/python --target $(MINISTACK_ENV)/lambda-runtime \
+	  --no-deps --require-hashes -r tools/ministack/lambda-runtime.txt
+	site=$$($(MINISTACK_ENV)/bin/python -c 'import sysconfig; print(sysconfig.get_path("purelib"))') \
+	  && cp scripts/lambda_runtime_path.py $$site/awscicd_lambda_runtime_path.py \
+	  && echo 'import awscicd_lambda_runtime_path' > $$site/zz-awscicd-lambda-runtime-path.pth
+	touch $@
+
 install: $(VENV)/.installed $(SAM_ENV)/.installed $(CHECKOV_ENV)/.installed $(GATES_ENV)/.installed ## create the app env and the isolated tool envs from the lock files
 
 # ---------------------------------------------------------------- run
@@ -90,6 +104,7 @@ test: install ## every offline check and gate (what CI runs), then SCA and the D
 	@scripts/timed.sh journeys $(MAKE) test-journeys
 	@scripts/timed.sh versions $(MAKE) test-versions
 	@scripts/timed.sh sca $(MAKE) sca-if-possible
+	@scripts/timed.sh emulator-tier $(MAKE) emulator-tier-if-possible
 	@scripts/timed.sh docker-tiers $(MAKE) sam-local-tier-if-possible
 	@scripts/timed.sh ec2-boot-tier $(MAKE) ec2-boot-tier-if-possible
 
@@ -194,6 +209,15 @@ test-container: install ## docker build the Fargate image (local base, local whe
 
 sam-local-tier-if-possible: install
 	bash scripts/sam-local-tier.sh || { rc=$$?; [ $$rc -eq 77 ] || exit $$rc; }
+
+# The emulator tier (docs/emulator.md); where ministack cannot install or start it prints a loud SKIPPED line.
+test-emulator: install build $(MINISTACK_ENV)/.installed ## deploy dev and prod into a local AWS emulator (ministack): contract suite, update, delete
+	$(VENV)/bin/python scripts/emulator_tier.py
+
+emulator-tier-if-possible: install build
+	@$(MAKE) $(MINISTACK_ENV)/.installed \
+	  || { printf '\n*** SKIPPED: emulator tier: cannot install ministack (tools/ministack/requirements.txt) ***\n\n'; exit 0; }
+	$(VENV)/bin/python scripts/emulator_tier.py || { rc=$$?; [ $$rc -eq 77 ] || exit $$rc; }
 
 bench: install build ## speed and size figures against baselines -> docs/performance.md (after make test)
 	$(VENV)/bin/python bench/run.py

@@ -1,5 +1,5 @@
-"""The one reader of samconfig.toml's deploy parameters: overrides and tags (deploy scripts,
-translation, the pipeline's configuration files, tests)."""
+"""The one reader of samconfig.toml's deploy parameters: overrides, tags and stack names (deploy
+scripts, translation, the pipeline's configuration files, the emulator tier, tests)."""
 
 import tomllib
 from pathlib import Path
@@ -28,3 +28,9 @@ def tags(env: str, samconfig: Path = SAMCONFIG) -> dict[str, str]:
 def parameter_values(env: str, samconfig: Path = SAMCONFIG) -> dict[str, str]:
     """The same overrides as a dict."""
     return dict(item.split("=", 1) for item in overrides(env, samconfig))
+
+
+def stack_name(env: str, samconfig: Path = SAMCONFIG) -> str:
+    """``stack_name`` of ``[<env>.global.parameters]``."""
+    found: str = tomllib.loads(samconfig.read_text())[env]["global"]["parameters"]["stack_name"]
+    return found
