@@ -9,8 +9,8 @@ another built copy, for the tier's layer-change update) and prints one line per 
 and a test compares the two):
 
 - every function's ``DeploymentPreference``: ministack refuses ``AWS::CodeDeploy::*`` at
-  CreateChangeSet, so there is no traffic shifting, no rollback alarm and no PreTraffic hook; SAM
-  still publishes a new version and points the ``live`` alias at it;
+  CreateChangeSet, so there is no traffic shifting, no rollback alarm and no PreTraffic or
+  PostTraffic hook; SAM still publishes a new version and points the ``live`` alias at it;
 - with it, any policy statement naming SAM's CodeDeploy application (it is no longer created; real
   CloudFormation would reject the dangling reference, ministack would not notice);
 - metric-math alarms (``Metrics`` with an ``Expression``): ministack does not model them; each gets
@@ -60,7 +60,7 @@ def _drop_deployment_preferences(resources: dict[str, Any], dropped: list[str]) 
         if resource.get("Type") == "AWS::Serverless::Function" and "DeploymentPreference" in properties:
             del properties["DeploymentPreference"]
             dropped.append(
-                f"{name}.DeploymentPreference: CodeDeploy traffic shifting, its rollback alarms and the PreTraffic hook"
+                f"{name}.DeploymentPreference: CodeDeploy traffic shifting, its rollback alarms and the PreTraffic and PostTraffic hooks"
                 " (ministack refuses AWS::CodeDeploy::*; the live alias moves to each new version at once)"
             )
 
