@@ -35,8 +35,11 @@ def call(
     headers: dict[str, str] | None = None,
     body: bytes = b"",
     raw: bool = False,
+    stream: io.RawIOBase | None = None,
+    length: int | None = -1,
 ) -> Answer:
-    """One request; ``path`` is percent-encoded here unless ``raw`` (then sent as given)."""
+    """One request; ``path`` is percent-encoded here unless ``raw`` (then sent as given). The body is
+    ``body`` with its Content-Length, or ``stream`` with ``length`` (None: no Content-Length)."""
     environ: dict[str, Any] = {}
     setup_testing_defaults(environ)
     target = path if raw else quote(path, safe="/%")
@@ -45,10 +48,10 @@ def call(
         RAW_URI=target + (f"?{query}" if query else ""),
         QUERY_STRING=query,
         PATH_INFO=path,
-        CONTENT_LENGTH=str(len(body)),
+        CONTENT_LENGTH=str(len(body)) if length == -1 else ("" if length is None else str(length)),
         REMOTE_ADDR="203.0.113.9",
     )
-    environ["wsgi.input"] = io.BytesIO(body)
+    environ["wsgi.input"] = stream or io.BytesIO(body)
     for name, value in (headers or {}).items():
         key = name.upper().replace("-", "_")
         environ[key if key in ("CONTENT_TYPE", "CONTENT_LENGTH") else f"HTTP_{key}"] = value
