@@ -29,7 +29,7 @@ ENV         ?= dev                   # samconfig.toml section: dev | prod
 PIPELINE_STACK ?= aws-cicd-pipeline  # samconfig.toml [pipeline]
 
 .PHONY: help run install test lint format typecheck requirements check-requirements validate cfn-lint build \
-        translate checkov unit openapi contract test-sam-local test-container sam-local-tier-if-possible test-ec2-boot ec2-boot-tier-if-possible image-context ec2-bundle ec2-release bench package deploy set-secret destroy clean \
+        translate checkov unit test-hostile openapi contract test-sam-local test-container sam-local-tier-if-possible test-ec2-boot ec2-boot-tier-if-possible image-context ec2-bundle ec2-release bench package deploy set-secret destroy clean \
         execution-policy pipeline-artifacts pipeline-clean pipeline pipeline-destroy put-secret delete-secret \
         pr secrets secrets-baseline sast sbom sca sca-if-possible hooks
 
@@ -74,6 +74,7 @@ OFFLINE_CHECKS := lint typecheck check-requirements secrets sast validate cfn-li
 test: install ## every offline check and gate (what CI runs), then SCA and the Docker and EC2 tiers where they can run
 	@mkdir -p $(REPORTS) && rm -f $(REPORTS)/timings.tsv
 	@for stage in $(OFFLINE_CHECKS); do scripts/timed.sh $$stage $(MAKE) $$stage || exit 1; done
+	@scripts/timed.sh hostile-tier $(MAKE) test-hostile
 	@scripts/timed.sh sca $(MAKE) sca-if-possible
 	@scripts/timed.sh docker-tiers $(MAKE) sam-local-tier-if-possible
 	@scripts/timed.sh ec2-boot-tier $(MAKE) ec2-boot-tier-if-possible
@@ -150,8 +151,13 @@ checkov: $(CHECKOV_ENV)/.installed ## checkov over every template and the transl
 
 unit: $(VENV)/.installed ## pytest on every core: unit, host, contract and template tests; JUnit + coverage reports
 	mkdir -p $(REPORTS)
-	COVERAGE_CORE=sysmon $(VENV)/bin/pytest -n auto --junitxml=$(REPORTS)/junit.xml \
+	COVERAGE_CORE=sysmon $(VENV)/bin/pytest -n auto --ignore=tests/hostile --junitxml=$(REPORTS)/junit.xml \
 	  --cov --cov-report=xml:$(REPORTS)/coverage.xml --cov-report=term
+
+# One process, no xdist: the tier measures latency, so nothing else of ours competes for the cores.
+test-hostile: $(VENV)/.installed ## the host under hostile and heavy traffic (slow clients, crowds, oversized and garbage requests), as make run starts it
+	mkdir -p $(REPORTS)
+	$(VENV)/bin/pytest tests/hostile -p no:xdist --junitxml=$(REPORTS)/hostile.xml $(if $(BASE_URL),--base-url $(BASE_URL))
 
 contract: $(VENV)/.installed ## the contract suite against BASE_URL=... or every URL output of STACK=... (needs network)
 	@test -n "$(BASE_URL)$(STACK)" || { echo "usage: make contract BASE_URL=<url> | STACK=<stack name>"; exit 2; }

@@ -14,22 +14,25 @@ import sys
 from types import FrameType
 
 from moto.moto_server.werkzeug_app import DomainDispatcherApplication, MotoRequestHandler, create_backend_app
-from werkzeug.serving import make_server
+from werkzeug.serving import BaseWSGIServer, make_server
 
 
-def main(fd: int) -> None:
+def server(fd: int) -> BaseWSGIServer:
+    """moto's server (what ``moto_server`` runs) on the listening socket ``fd``."""
     with socket.socket(fileno=os.dup(fd)) as probe:
         host, port = probe.getsockname()[:2]
     os.environ.setdefault("MOTO_PORT", str(port))  # moto builds some URLs (queues, presigned) with it
+    app = DomainDispatcherApplication(create_backend_app)
+    return make_server(host, port, app, threaded=True, request_handler=MotoRequestHandler, fd=fd)
 
+
+def main(fd: int) -> None:
     def stop(number: int, frame: FrameType | None) -> None:
         sys.exit(0)
 
     signal.signal(signal.SIGTERM, stop)
     signal.signal(signal.SIGINT, stop)
-    app = DomainDispatcherApplication(create_backend_app)
-    server = make_server(host, port, app, threaded=True, request_handler=MotoRequestHandler, fd=fd)
-    server.serve_forever()
+    server(fd).serve_forever()
 
 
 if __name__ == "__main__":

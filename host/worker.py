@@ -133,12 +133,16 @@ class HostWorker(ThreadWorker):  # type: ignore[misc] # gunicorn ships no type h
     busy: int
 
     def init_process(self) -> None:
+        self.prepare()
+        super().init_process()
+
+    def prepare(self) -> None:
+        """This worker's own state (gthread's comes from its init_process)."""
         self.health_pool = futures.ThreadPoolExecutor(LIMITS.health_threads, thread_name_prefix="health")
         self.reading = {}  # insertion order is deadline order: every deadline is "now + the same bound"
         self.lingering = {}
         self.busy = 0
         util.write_error = self.write_error  # gunicorn's own error pages (400, 414, 431, ...) as JSON
-        super().init_process()
 
     def load_wsgi(self) -> None:
         """The app, wrapped so that an answer after which the rest of the request cannot be trusted
@@ -163,6 +167,8 @@ class HostWorker(ThreadWorker):  # type: ignore[misc] # gunicorn ships no type h
             super().run()
         finally:
             self.health_pool.shutdown(wait=False)
+            for conn in [*self.reading, *self.lingering]:
+                util.close(conn.sock)
 
     def handle_quit(self, sig: int, frame: Any) -> None:
         self.health_pool.shutdown(wait=False)

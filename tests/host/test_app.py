@@ -15,6 +15,7 @@ from host.app import (
     error_kind,
     function_environment,
     json_error,
+    make_app,
     read_env_file,
     serialize,
 )
@@ -254,8 +255,11 @@ def test_conflicting_function_variables_are_refused(tmp_path: Path):
         function_environment(read_api(ROOT / "template.yaml"), read_env_file(env_file))
 
 
-def test_concurrent_requests_keep_their_own_correlation_ids(app: Host, capsys, no_sleep):
+def test_concurrent_requests_keep_their_own_correlation_ids(monkeypatch, capsys, no_sleep):
     """Many requests per process (gunicorn threads): each log line names its own request."""
+    monkeypatch.chdir(ROOT)
+    monkeypatch.setenv("HOST_THREADS", "48")  # 40 long requests at once fit in the bulkhead
+    app = make_app(ROOT / "template.yaml")
     results = []
 
     def request(value: str) -> None:

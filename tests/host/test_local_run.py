@@ -158,3 +158,22 @@ def test_each_run_has_a_private_directory_and_stopping_one_leaves_the_other(tmp_
             assert reply.status == 200
     assert not first.run_dir.exists()
     assert not (tmp_path / ".gunicorn").exists()
+
+
+def test_the_local_aws_serves_moto_on_the_socket_it_is_given(monkeypatch):
+    from host.local_aws import server
+
+    monkeypatch.delenv("MOTO_PORT", raising=False)
+    with listening() as sock:
+        moto = server(sock.fileno())
+        thread = threading.Thread(target=moto.serve_forever, daemon=True)
+        thread.start()
+        try:
+            port = sock.getsockname()[1]
+            with urllib.request.urlopen(f"http://127.0.0.1:{port}/moto-api/", timeout=10) as reply:
+                assert reply.status == 200
+            assert os.environ["MOTO_PORT"] == str(port)
+        finally:
+            moto.shutdown()
+            moto.server_close()
+            thread.join(10)
