@@ -64,7 +64,7 @@ $(GATES_ENV)/.installed: tools/gates/requirements.txt $(UV)
 install: $(VENV)/.installed $(SAM_ENV)/.installed $(CHECKOV_ENV)/.installed $(GATES_ENV)/.installed ## create the app env and the isolated tool envs from the lock files
 
 # ---------------------------------------------------------------- run
-run: $(VENV)/.installed ## serve the API on 127.0.0.1:3000 with a local AWS (moto) holding the secret; Ctrl-C stops
+run: $(VENV)/.installed ## serve the API on 127.0.0.1:3000 (PORT=) with a local AWS (moto, AWS_PORT=) holding the secret; Ctrl-C stops
 	PYTHONPATH=.:layers/shared $(VENV)/bin/python -m host.local $(if $(REAL_AWS),--real-aws) \
 	  $(if $(ENV_VARS),--env-file $(ENV_VARS))
 

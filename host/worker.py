@@ -201,7 +201,8 @@ class HostWorker(ThreadWorker):  # type: ignore[misc] # gunicorn ships no type h
         try:
             raw, client = listener.accept()
         except OSError as error:
-            if error.errno not in (errno.EAGAIN, errno.ECONNABORTED, errno.EWOULDBLOCK):
+            # out of file descriptors: the connection waits in the backlog until one is closed
+            if error.errno not in (errno.EAGAIN, errno.ECONNABORTED, errno.EWOULDBLOCK, errno.EMFILE, errno.ENFILE):
                 raise
             return
         sock = TimedSocket(raw.family, raw.type, raw.proto, fileno=raw.detach())

@@ -81,3 +81,10 @@ def test_trusted_proxies_are_networks_from_the_environment():
     assert limits.trusts("10.0.200.1") and limits.trusts("2001:db8::5")
     assert not limits.trusts("10.1.0.1") and not limits.trusts("garbage")
     assert not Limits.from_environ({}).trusts("127.0.0.1")
+
+
+def test_the_ec2_unit_allows_each_worker_its_connections(monkeypatch):
+    unit = (ROOT / "deploy" / "ec2" / "simple-api.service").read_text()
+    (limit,) = [line.split("=", 1)[1] for line in unit.splitlines() if line.startswith("LimitNOFILE=")]
+    connections = gunicorn_settings(monkeypatch).get("worker_connections", 1000)  # gunicorn's default
+    assert int(limit) > connections + 64  # its connections, plus the worker's own files and sockets
