@@ -96,3 +96,22 @@ def exchange(base_url: str, data: bytes, *, timeout: float = 20, then: bytes = b
     if sender is not None:
         sender.join(timeout=10)
     return parse(received, seconds, closed)
+
+
+def read_response(sock: socket.socket) -> Raw:
+    """One whole response from a kept-alive connection (its head, then Content-Length bytes)."""
+    started, data = time.monotonic(), b""
+    while b"\r\n\r\n" not in data:
+        chunk = sock.recv(65536)
+        if not chunk:
+            return parse(data, time.monotonic() - started, closed=True)
+        data += chunk
+    answer = parse(data, 0, closed=False)
+    while len(answer.body) < int(answer.headers.get("content-length", 0)):
+        chunk = sock.recv(65536)
+        if not chunk:
+            break
+        data += chunk
+        answer = parse(data, 0, closed=False)
+    answer.seconds = time.monotonic() - started
+    return answer
