@@ -37,7 +37,8 @@ def wildcard_actions(document):
     for statement in statements(document):
         actions = statement.get("Action", []) if isinstance(statement, dict) else []
         actions = actions if isinstance(actions, list) else [actions]
-        problems += [json.dumps(statement) for action in actions if action == "*"]
+        allowing = not isinstance(statement, dict) or statement.get("Effect", "Allow") == "Allow"
+        problems += [json.dumps(statement) for action in actions if action == "*" and allowing]  # a Deny of all is fine
         if isinstance(statement, dict) and "NotAction" in statement and statement.get("Effect") == "Allow":
             problems.append(json.dumps(statement))
     return problems
