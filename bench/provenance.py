@@ -15,22 +15,23 @@ from typing import Any
 ROOT = Path(__file__).resolve().parents[1]
 
 
-def git(*arguments: str) -> bytes:
-    return subprocess.run(["git", *arguments], cwd=ROOT, capture_output=True, check=True, timeout=60).stdout
+def git(root: Path, *arguments: str) -> bytes:
+    return subprocess.run(["git", *arguments], cwd=root, capture_output=True, check=True, timeout=60).stdout
 
 
-def status() -> str:
+def status(root: Path = ROOT) -> str:
     """`git status --porcelain` of the tree: empty when clean."""
-    return git("status", "--porcelain", "--untracked-files=all").decode()
+    return git(root, "status", "--porcelain", "--untracked-files=all").decode()
 
 
-def tree_state() -> dict[str, Any]:
+def tree_state(root: Path = ROOT) -> dict[str, Any]:
     """The commit, and a digest of the tracked changes and the untracked files' names and contents."""
-    digest = hashlib.sha256(git("diff", "--binary", "HEAD"))
-    for name in sorted(git("ls-files", "--others", "--exclude-standard", "-z").decode().split("\0")):
-        if name and (ROOT / name).is_file():
-            digest.update(name.encode() + b"\0" + hashlib.sha256((ROOT / name).read_bytes()).digest())
-    return {"commit": git("rev-parse", "HEAD").decode().strip(), "changes": digest.hexdigest(), "dirty": bool(status())}
+    digest = hashlib.sha256(git(root, "diff", "--binary", "HEAD"))
+    for name in sorted(git(root, "ls-files", "--others", "--exclude-standard", "-z").decode().split("\0")):
+        if name and (root / name).is_file():
+            digest.update(name.encode() + b"\0" + hashlib.sha256((root / name).read_bytes()).digest())
+    commit = git(root, "rev-parse", "HEAD").decode().strip()
+    return {"commit": commit, "changes": digest.hexdigest(), "dirty": bool(status(root))}
 
 
 if __name__ == "__main__":
