@@ -37,13 +37,14 @@ def test_the_table_marks_met_and_missed_goals():
 
 
 def test_zipped_size_is_that_of_the_zip_sam_package_makes(tmp_path: Path):
-    folder = tmp_path / "built"
-    (folder / "sub").mkdir(parents=True)
-    (folder / "a.py").write_text("x = 1\n" * 100)
-    (folder / "sub" / "b.json").write_text("{}")
-    small = bench().zipped_sizes([folder])[folder]
-    (folder / "c.bin").write_bytes(random.Random(0).randbytes(16 * 1024))  # deflate cannot shrink it
-    assert 0 < small < 600 < bench().zipped_sizes([folder])[folder]
+    small, large = tmp_path / "small", tmp_path / "large"
+    for folder in (small, large):
+        (folder / "sub").mkdir(parents=True)
+        (folder / "a.py").write_text("x = 1\n" * 100)
+        (folder / "sub" / "b.json").write_text("{}")
+    (large / "c.bin").write_bytes(random.Random(0).randbytes(16 * 1024))  # deflate cannot shrink it
+    sizes = bench().zipped_sizes([small, large])
+    assert 0 < sizes[small] < 600 < 16 * 1024 < sizes[large]
 
 
 STAGES = "lint\t1.5\t0\nunit\t60.0\t0\nsca\t2.0\t0\ndocker-tiers\t100.0\t0\nec2-boot-tier\t20.0\t0\n"
