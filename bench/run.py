@@ -339,7 +339,8 @@ def size_rows() -> list[Row]:
     return rows
 
 
-NOT_OFFLINE = ("docker-tiers", "ec2-boot-tier")  # reported apart: not offline checks; ec2-boot-tier runs last
+NOT_OFFLINE = ("docker-tiers", "ec2-boot-tier")  # reported apart: not offline checks
+LAST_OFFLINE = "sca"  # `make test` times it once every offline check has passed
 
 
 def check_time_rows() -> list[Row]:
@@ -376,8 +377,8 @@ def check_time_rows() -> list[Row]:
     if any(rc != "0" for *_, rc in offline):
         rows.append(not_reported("the last `make test` failed a stage"))
         return rows
-    if stages[-1][0] != NOT_OFFLINE[-1]:
-        rows.append(not_reported("the last `make test` did not finish"))
+    if LAST_OFFLINE not in (name for name, *_ in offline):
+        rows.append(not_reported("the last `make test` did not finish its offline checks"))
         return rows
     total = sum(float(seconds) for _, seconds, _ in offline)
     rows.append(Row("check time", "all offline checks", f"{total:.1f} s", source, "", "<= 120 s", total <= 120))

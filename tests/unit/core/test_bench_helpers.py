@@ -80,8 +80,11 @@ def test_timings_of_another_commit_or_other_changes_are_refused_loudly(tmp_path,
 def test_a_failed_or_unfinished_make_test_gives_no_total(tmp_path, monkeypatch):
     failed = STAGES.replace("unit\t60.0\t0", "unit\t60.0\t2")
     assert check_time(tmp_path, monkeypatch, tree(), tree(), failed)[-1].value.endswith("failed a stage")
-    unfinished = STAGES.split("docker-tiers", maxsplit=1)[0]
-    assert check_time(tmp_path, monkeypatch, tree(), tree(), unfinished)[-1].value.endswith("did not finish")
+    unfinished = STAGES.split("sca", maxsplit=1)[0]
+    assert check_time(tmp_path, monkeypatch, tree(), tree(), unfinished)[-1].value.endswith("its offline checks")
+    docker_failed = STAGES.replace("docker-tiers\t100.0\t0", "docker-tiers\t100.0\t1").split("ec2", maxsplit=1)[0]
+    rows = check_time(tmp_path, monkeypatch, tree(), tree(), docker_failed)
+    assert rows[-1].value == "63.5 s" and "docker-tiers (exit 1)" in rows[-2].what
     assert (tmp_path / "timings.tsv").exists(), "nothing is deleted"
 
 
