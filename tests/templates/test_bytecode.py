@@ -89,30 +89,22 @@ def test_handlers_import_from_the_deployed_zips_without_compiling_anything():
             assert result.compiled == [], f"{name} compiled its sources at import: {result.compiled}"
 
 
-def test_the_check_sees_compiles_without_bytecode_and_with_timestamp_bytecode(tmp_path):
+def test_the_check_fails_without_bytecode_with_timestamp_bytecode_and_for_a_missing_package(tmp_path):
     """What SAM's python3.13 builder ships (no bytecode) and timestamp-based bytecode (dated 1980 by the
-    zip, it no longer matches its source) both compile every module at each cold start."""
-    for kind in ("plain", "stamped"):
-        for name in ("HomeFunction", LAYER):
-            without_bytecode(built(name), tmp_path / kind / name)
-    for source in (tmp_path / "stamped").rglob("*.py"):
+    zip, it no longer matches its source) are compiled at every cold start; a package the zips lack
+    is not found on this machine (.venv has Powertools; the probe must not see it)."""
+    plain = without_bytecode(built("HomeFunction"), tmp_path / "plain")
+    stamped = without_bytecode(built("HomeFunction"), tmp_path / "stamped")
+    for source in stamped.rglob("*.py"):
         py_compile.compile(str(source), invalidation_mode=py_compile.PycInvalidationMode.TIMESTAMP, doraise=True)
-    folders = {
-        f"{kind}-{name}": tmp_path / kind / name for kind in ("plain", "stamped") for name in ("HomeFunction", LAYER)
-    }
+    assert list(stamped.rglob("*.pyc"))
+    no_powertools = tmp_path / "layer"
+    shutil.copytree(built(LAYER), no_powertools, ignore=shutil.ignore_patterns("aws_lambda_powertools"))
+    folders = {"plain": plain, "stamped": stamped, LAYER: built(LAYER), "no-powertools": no_powertools}
     with deployed(folders) as trees:
         for kind in ("plain", "stamped"):
-            result = Deployment.of(trees, f"{kind}-HomeFunction", [f"{kind}-{LAYER}"]).probe(
-                "handler", audit=True, environment=ENVIRONMENT
-            )
-            assert len(result.compiled) == len(result.loaded) > 50, kind
-
-
-def test_a_package_the_zips_lack_is_not_found_on_this_machine(tmp_path):
-    layer = without_bytecode(built(LAYER), tmp_path / LAYER)
-    shutil.rmtree(layer / "python" / "aws_lambda_powertools")  # .venv has it; the probe must not see it
-    with (
-        deployed({"home": built("HomeFunction"), LAYER: layer}) as trees,
-        pytest.raises(RuntimeError, match="No module named 'aws_lambda_powertools'"),
-    ):
-        Deployment.of(trees, "home", [LAYER]).probe("handler", audit=True, environment=ENVIRONMENT)
+            result = Deployment.of(trees, kind, [LAYER]).probe("handler", audit=True, environment=ENVIRONMENT)
+            compiled = sorted(Path(path).relative_to(trees[kind]).as_posix() for path in result.compiled)
+            assert compiled == ["handler.py"], (kind, result.compiled)
+        with pytest.raises(RuntimeError, match="No module named 'aws_lambda_powertools'"):
+            Deployment.of(trees, "plain", ["no-powertools"]).probe("handler", audit=True, environment=ENVIRONMENT)
