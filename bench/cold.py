@@ -137,7 +137,7 @@ def cold_rows(environment: Mapping[str, str], api_functions: set[str]) -> list[R
                 f"{label} ({modules(name)})",
                 f"{ms[name]:.1f} ms",
                 f"anchor {anchor:.1f} ms; floor {floor:.1f} ms",
-                f"{ratio:.2f}x anchor; {ms[name] / floor:.1f}x floor",
+                f"{ratio:.3f}x anchor; {ms[name] / floor:.1f}x floor",
                 f"<= {GOAL}x anchor" if goal else "",
                 ratio <= GOAL if goal else None,
             )
