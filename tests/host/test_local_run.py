@@ -5,10 +5,10 @@ import signal
 import subprocess
 import sys
 import time
-import urllib.request
 from pathlib import Path
 
 from host.local import free_port, wait_until
+from tests import http
 from tests.factories import ROOT
 
 
@@ -43,8 +43,7 @@ def test_run_serves_the_seeded_secret_and_ctrl_c_stops_everything():
     )
     try:
         wait_until(f"http://127.0.0.1:{port}/healthcheck", 60, runner)
-        with urllib.request.urlopen(f"http://127.0.0.1:{port}/secret", timeout=10) as reply:
-            body = reply.read().decode()
+        body = http.send(http.session(), "GET", f"http://127.0.0.1:{port}/secret", timeout=10).text
         assert '"Name":"/simple-api/dev/secret"' in body and '"Value":"********99"' in body
         assert processes_mentioning(f"-p {aws_port}"), "moto is not running"
         assert len(processes_mentioning(f"HOST_BIND=127.0.0.1:{port}", "environ")) >= 2, "gunicorn is not running"

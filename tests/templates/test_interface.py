@@ -120,3 +120,74 @@ def test_make_deploy_params_keep_the_samconfig_parameters(fake_sam):
     arguments = fake_sam.arguments()
     assert "Environment=prod" in arguments and "EnableFargate=true" in arguments
     assert "DeploymentType=AllAtOnce" in arguments and "DeploymentType=Canary10Percent5Minutes" not in arguments
+
+
+#: a shell with no AWS credentials anywhere: sam goes as far as it can without an account
+NO_CREDENTIALS = {
+    **{key: value for key, value in os.environ.items() if not key.startswith("AWS_")},
+    "AWS_CONFIG_FILE": "/nonexistent",
+    "AWS_SHARED_CREDENTIALS_FILE": "/nonexistent",
+    "AWS_EC2_METADATA_DISABLED": "true",
+    "AWS_DEFAULT_REGION": "us-east-1",
+    "SAM_DEBUG": "true",  # sam then logs the arguments it expanded from samconfig.toml
+}
+
+
+SAM_BUILT, CHALICE_BUILT = ".aws-sam/build/template.yaml", ".aws-sam/chalice/build/template.yaml"
+
+
+def run_make(*arguments: str, stdin: str = "") -> tuple[int, str]:
+    result = subprocess.run(
+        ["make", *arguments],
+        cwd=ROOT,
+        env=NO_CREDENTIALS,
+        input=stdin,
+        capture_output=True,
+        text=True,
+        timeout=300,
+        check=False,
+    )
+    return result.returncode, result.stdout + result.stderr
+
+
+def expanded_arguments(output: str) -> str:
+    """The line after sam's "Expand command line arguments to:" debug line."""
+    lines = output.splitlines()
+    (at,) = [i for i, line in enumerate(lines) if line.endswith("Expand command line arguments to:")]
+    return lines[at + 1]
+
+
+@pytest.mark.parametrize(
+    ("target", "env", "built", "stack", "deployment_type"),
+    [
+        ("deploy", "prod", SAM_BUILT, "aws-cicd-prod", "Canary10Percent5Minutes"),
+        ("chalice-deploy", "dev", CHALICE_BUILT, "aws-cicd-chalice-dev", "AllAtOnce"),
+        ("chalice-deploy", "prod", CHALICE_BUILT, "aws-cicd-chalice-prod", "Canary10Percent5Minutes"),
+    ],
+)
+def test_make_deploy_runs_the_real_sam_with_the_sections_parameters_up_to_the_credentials(
+    target, env, built, stack, deployment_type
+):
+    """SAM finds samconfig.toml next to --template-file (.aws-sam/...) or in the cwd without one; the
+    deploy targets must still read the section ENV: same parameters, their own stack name."""
+    if not (ROOT / built).exists():
+        pytest.fail(f"{built} is missing: make test builds it before the unit tests")
+    # -o: treat the build as done (make test did it), so this runs only the deploy recipe
+    code, output = run_make("-o", "build", "-o", built, target, f"ENV={env}")
+    assert code != 0 and "Error: Unable to locate credentials" in output, output[-3000:]
+    arguments = expanded_arguments(output)
+    assert f"--template_file={ROOT / built} " in arguments
+    assert f"--stack_name={stack} " in arguments
+    assert f"'Environment': '{env}'" in arguments and f"'DeploymentType': '{deployment_type}'" in arguments
+    assert f"'environment': '{env}'" in arguments  # the section's tags
+    if target == "chalice-deploy":
+        assert f"--s3_prefix={stack} " in arguments  # its uploads apart from the SAM stack's
+
+
+def test_make_chalice_destroy_deletes_only_the_chalice_stack_after_asking():
+    code, output = run_make("chalice-destroy", "ENV=dev", stdin="n\n")
+    assert "delete the stack aws-cicd-chalice-dev in the region us-east-1 ? [y/N]" in output, output[-3000:]
+    assert "--stack_name=aws-cicd-chalice-dev " in expanded_arguments(output)
+    assert code == 0 and "credentials" not in output  # "no": nothing was tried
+    code, output = run_make("chalice-destroy", "ENV=dev", stdin="y\n")
+    assert code != 0 and "Unable to locate credentials" in output, output[-3000:]

@@ -5,15 +5,26 @@ import re
 
 import pytest
 
+from tests.factories import EVENTS
 from tests.templates.conftest import (
     ENVIRONMENTS,
     SAM_DEPLOYMENT_TYPES,
+    SOURCES,
+    TRANSLATIONS,
     api_functions,
+    environment_of,
     evaluate,
+    load_template,
     load_translated,
     parameter_overrides,
     resources,
 )
+
+#: what serves the API in each flavour: a function per route, or Chalice's one function for all
+API_FUNCTIONS = {
+    "sam": {"HomeFunction", "HealthcheckFunction", "SleepFunction", "SecretFunction"},
+    "chalice": {"APIHandler"},
+}
 
 
 def deployment_type_problems(template, overrides_by_env):
@@ -34,9 +45,10 @@ def deployment_type_problems(template, overrides_by_env):
     return problems
 
 
-def test_deployment_types_are_from_the_allowed_set(template):
+@pytest.mark.parametrize("flavour", SOURCES)
+def test_deployment_types_are_from_the_allowed_set(flavour):
     overrides = {env: parameter_overrides(env) for env in ENVIRONMENTS}
-    assert deployment_type_problems(template, overrides) == []
+    assert deployment_type_problems(load_template(SOURCES[flavour]), overrides) == []
 
 
 @pytest.mark.parametrize("where", ["allowed", "samconfig", "function"])
@@ -57,9 +69,10 @@ def test_dev_shifts_all_at_once_and_prod_by_canary():
     assert re.fullmatch(r"(Canary|Linear)10Percent.*", parameter_overrides("prod")["DeploymentType"])
 
 
-def test_every_api_function_has_alias_preference_alarms_and_hook(template):
-    functions = api_functions(template)
-    assert set(functions) == {"HomeFunction", "HealthcheckFunction", "SleepFunction", "SecretFunction"}
+@pytest.mark.parametrize("flavour", SOURCES)
+def test_every_api_function_has_alias_preference_alarms_and_hook(flavour):
+    functions = api_functions(load_template(SOURCES[flavour]))
+    assert set(functions) == API_FUNCTIONS[flavour]
     for name, function in functions.items():
         properties = function["Properties"]
         assert properties["AutoPublishAlias"] == "live", name
@@ -71,16 +84,26 @@ def test_every_api_function_has_alias_preference_alarms_and_hook(template):
         assert preference["Alarms"] == [{"Ref": f"{stem}ErrorsAlarm"}, {"Ref": f"{stem}LatencyAlarm"}], name
 
 
-def test_the_hook_has_no_deployment_of_its_own_and_tests_every_new_version(template):
+@pytest.mark.parametrize("flavour", SOURCES)
+def test_the_hook_has_no_deployment_of_its_own_and_tests_every_new_version(flavour):
+    template = load_template(SOURCES[flavour])
     hook = template["Resources"]["PreTrafficFunction"]["Properties"]
     assert "AutoPublishAlias" not in hook and "DeploymentPreference" not in hook
-    targets = hook["Environment"]["Variables"]["PRE_TRAFFIC_TARGETS"]["Fn::Sub"]
-    for name in api_functions(template):
-        folder = name.removesuffix("Function").lower()
-        assert f"{folder}=${{{name}.Version}}" in targets
+    text = hook["Environment"]["Variables"]["PRE_TRAFFIC_TARGETS"]["Fn::Sub"]
+    targets = dict(item.split("=", 1) for item in text.split(","))
+    # every fixture's function is a target (events/<function>_<case>.json), each the new version of
+    # the function serving it: its own in the SAM flavour, the one Chalice function in the other
+    assert set(targets) == {path.name.rsplit("_", 1)[0] for path in EVENTS.glob("*_*.json")}
+    for folder, version in targets.items():
+        (serving,) = [
+            name for name in api_functions(template) if flavour == "chalice" or name == f"{folder.title()}Function"
+        ]
+        assert version == f"${{{serving}.Version}}", folder
 
 
-def test_alarms_watch_the_new_version_only(template):
+@pytest.mark.parametrize("flavour", SOURCES)
+def test_alarms_watch_the_new_version_only(flavour):
+    template = load_template(SOURCES[flavour])
     for name in api_functions(template):
         stem = name.removesuffix("Function")
         version = {"Fn::Select": [7, {"Fn::Split": [":", {"Ref": f"{name}.Version"}]}]}
@@ -92,13 +115,15 @@ def test_alarms_watch_the_new_version_only(template):
         assert {"Name": "function_version", "Value": version} in dimensions
 
 
-@pytest.mark.parametrize("env", ENVIRONMENTS)
-def test_translation_has_alias_deployment_group_with_alarms_and_hook_per_function(env, template):
-    translated = load_translated(env)
+@pytest.mark.parametrize("translation", TRANSLATIONS)
+def test_translation_has_alias_deployment_group_with_alarms_and_hook_per_function(translation):
+    translated = load_translated(translation)
     groups = resources(translated, "AWS::CodeDeploy::DeploymentGroup")
     aliases = resources(translated, "AWS::Lambda::Alias")
-    expected_type = parameter_overrides(env)["DeploymentType"]
-    for name in api_functions(template):
+    expected_type = parameter_overrides(environment_of(translation))["DeploymentType"]
+    functions = api_functions(load_template(SOURCES[TRANSLATIONS[translation]]))
+    assert set(aliases) == {f"{name}Aliaslive" for name in functions}
+    for name in functions:
         stem = name.removesuffix("Function")
         alias = aliases[f"{name}Aliaslive"]
         update = alias["UpdatePolicy"]["CodeDeployLambdaAliasUpdate"]
@@ -125,7 +150,7 @@ def test_the_stage_carries_the_canary_only_when_enabled(env, template):
     assert template["Parameters"]["EnableApiCanary"]["Default"] == "false"
 
 
-def test_no_stray_stage_named_stage(translated):
-    assert [s["Properties"]["StageName"] for s in resources(translated, "AWS::ApiGateway::Stage").values()] == [
+def test_no_stray_stage_named_stage(any_translated):
+    assert [s["Properties"]["StageName"] for s in resources(any_translated, "AWS::ApiGateway::Stage").values()] == [
         {"Ref": "Environment"}
     ]
