@@ -5,6 +5,7 @@ the guarded delivery shows: API Gateway calls the live alias, and only the alias
 import copy
 import json
 import zipfile
+from typing import Any
 
 import pytest
 import yaml
@@ -23,20 +24,21 @@ SAM_ONLY_VARIABLES = {"SECRET_PARAMETER_OWNER"}
 WORDS = {"Description", "ConstraintDescription", "AlarmDescription"}
 
 
-def chalice() -> dict:
+def chalice() -> dict[str, Any]:
     return load_template(SOURCES["chalice"])
 
 
-def sam() -> dict:
+def sam() -> dict[str, Any]:
     return load_template(SOURCES["sam"])
 
 
-def chalice_output() -> dict:
+def chalice_output() -> dict[str, Any]:
     """What `chalice package --merge-template` wrote, before the alias rewrite."""
     path = PACKAGE / "sam.yaml"
     if not path.exists():
         pytest.fail(f"{path} is missing: `make chalice-package` writes it (make test runs it first)")
-    return yaml.safe_load(path.read_text())
+    document: dict[str, Any] = yaml.safe_load(path.read_text())
+    return document
 
 
 def without_words(node):
