@@ -233,7 +233,7 @@ package: build ## upload code to ARTIFACT_BUCKET, write .aws-sam/packaged.yaml; 
 	  SAM="$(abspath $(SAM))" $(VENV)/bin/python scripts/package.py
 
 deploy: build ## sam deploy with samconfig.toml section ENV (dev|prod); PARAMS="K=V ..." adds or replaces parameters
-	$(VENV)/bin/python scripts/deploy.py $(strip $(ENV)) $(PARAMS)
+	$(VENV)/bin/python scripts/deploy.py --template $(BUILD_DIR)/build/template.yaml $(strip $(ENV)) $(PARAMS)
 
 set-secret: build ## deploy ENV with a new secret (asked without echo; SECRET_VALUE=... for scripts)
 	$(VENV)/bin/python scripts/set_secret.py $(strip $(ENV))

@@ -16,7 +16,10 @@ from simple_api.observability import correlation_paths, logger, metrics, share_b
 from simple_api.services import health, secret, sleep, welcome
 from simple_api.settings import get_settings
 
-app = Chalice(app_name="simple-api")
+# configure_logs=False: Chalice would otherwise take the stdlib logger of its app name, which is
+# Powertools' (service simple-api), and set it to ERROR whenever its stream is not sys.stdout itself.
+# Chalice's own log lines (an exception outside a view) then go out as Powertools JSON.
+app = Chalice(app_name="simple-api", configure_logs=False)
 share_between_threads()  # chalice local answers on threads; Lambda runs one request at a time either way
 
 

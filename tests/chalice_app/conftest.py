@@ -1,12 +1,21 @@
 """The Chalice flavour in-process: its app object and chalice.test's client on its dev stage."""
 
+import os
 from collections.abc import Iterator
 
 import pytest
 from chalice.test import Client
 
-from chalice_app import app as chalice_module
-from tests.factories import ROOT
+_EXECUTION_ENV = os.environ.get("AWS_EXECUTION_ENV")
+from chalice_app import app as chalice_module  # noqa: E402
+from tests.factories import ROOT  # noqa: E402
+
+# Chalice() tags AWS_EXECUTION_ENV (botocore's user agent) in os.environ; the other tests of this
+# process must not run with it
+if _EXECUTION_ENV is None:
+    os.environ.pop("AWS_EXECUTION_ENV", None)
+else:
+    os.environ["AWS_EXECUTION_ENV"] = _EXECUTION_ENV
 
 PROJECT = ROOT / "chalice_app"
 

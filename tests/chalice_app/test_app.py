@@ -2,6 +2,7 @@
 and through the function itself (what the PreTraffic hook invokes), the same errors, logs and metrics."""
 
 import json
+import logging
 
 import pytest
 from chalice.test import Client
@@ -95,3 +96,13 @@ def test_an_unexpected_exception_is_a_bare_500(client: Client, monkeypatch):
     reply = client.http.get("/")
     assert reply.status_code == 500
     assert reply.json_body == {"error": "InternalError", "message": "internal error"}
+
+
+def test_chalice_leaves_the_powertools_logger_alone():
+    """Chalice's app name is the Powertools service name, so both would use one stdlib logger."""
+    from simple_api.observability import logger
+
+    stdlib = logging.getLogger("simple-api")
+    assert app.configure_logs is False
+    assert stdlib.handlers == [logger.registered_handler]
+    assert stdlib.getEffectiveLevel() == logging.INFO

@@ -11,7 +11,7 @@ import boto3
 import pytest
 
 from tests.factories import ROOT
-from tests.templates.conftest import FakeCommand
+from tests.templates.conftest import SOURCES, FakeCommand
 
 MAKEFILE = (ROOT / "Makefile").read_text()
 TARGETS = set(re.findall(r"^([a-z][a-z0-9-]*):", MAKEFILE, flags=re.MULTILINE))
@@ -133,7 +133,12 @@ NO_CREDENTIALS = {
 }
 
 
-SAM_BUILT, CHALICE_BUILT = ".aws-sam/build/template.yaml", ".aws-sam/chalice/build/template.yaml"
+#: a built template of each flavour, as the deploy target finds it under BUILD_DIR, from a source
+#: nothing rewrites while the unit tests run (the buildspec test runs sam build into .aws-sam/build)
+BUILT = {
+    "deploy": ("build/template.yaml", "template.yaml"),
+    "chalice-deploy": ("chalice/build/template.yaml", SOURCES["chalice"]),
+}
 
 
 def run_make(*arguments: str, stdin: str = "") -> tuple[int, str]:
@@ -158,25 +163,28 @@ def expanded_arguments(output: str) -> str:
 
 
 @pytest.mark.parametrize(
-    ("target", "env", "built", "stack", "deployment_type"),
+    ("target", "env", "stack", "deployment_type"),
     [
-        ("deploy", "prod", SAM_BUILT, "aws-cicd-prod", "Canary10Percent5Minutes"),
-        ("chalice-deploy", "dev", CHALICE_BUILT, "aws-cicd-chalice-dev", "AllAtOnce"),
-        ("chalice-deploy", "prod", CHALICE_BUILT, "aws-cicd-chalice-prod", "Canary10Percent5Minutes"),
+        ("deploy", "prod", "aws-cicd-prod", "Canary10Percent5Minutes"),
+        ("chalice-deploy", "dev", "aws-cicd-chalice-dev", "AllAtOnce"),
+        ("chalice-deploy", "prod", "aws-cicd-chalice-prod", "Canary10Percent5Minutes"),
     ],
 )
 def test_make_deploy_runs_the_real_sam_with_the_sections_parameters_up_to_the_credentials(
-    target, env, built, stack, deployment_type
+    target, env, stack, deployment_type, tmp_path
 ):
     """SAM finds samconfig.toml next to --template-file (.aws-sam/...) or in the cwd without one; the
     deploy targets must still read the section ENV: same parameters, their own stack name."""
-    if not (ROOT / built).exists():
-        pytest.fail(f"{built} is missing: make test builds it before the unit tests")
-    # -o: treat the build as done (make test did it), so this runs only the deploy recipe
-    code, output = run_make("-o", "build", "-o", built, target, f"ENV={env}")
+    built, source = BUILT[target]
+    if not (ROOT / source).exists():
+        pytest.fail(f"{source} is missing: make test builds it before the unit tests")
+    (tmp_path / built).parent.mkdir(parents=True)
+    shutil.copy(ROOT / source, tmp_path / built)
+    # -o: the build counts as done, so this runs only the deploy recipe, on the template under BUILD_DIR
+    code, output = run_make("-o", "build", "-o", f"{tmp_path}/{built}", target, f"ENV={env}", f"BUILD_DIR={tmp_path}")
     assert code != 0 and "Error: Unable to locate credentials" in output, output[-3000:]
     arguments = expanded_arguments(output)
-    assert f"--template_file={ROOT / built} " in arguments
+    assert f"--template_file={tmp_path / built} " in arguments
     assert f"--stack_name={stack} " in arguments
     assert f"'Environment': '{env}'" in arguments and f"'DeploymentType': '{deployment_type}'" in arguments
     assert f"'environment': '{env}'" in arguments  # the section's tags
