@@ -266,4 +266,4 @@ pipeline-clean: $(VENV)/.installed ## (Teardown stage) empty ARTIFACT_BUCKET (ev
 	$(VENV)/bin/python scripts/pipeline_clean.py
 
 clean: ## remove build output and caches (keeps the environments)
-	rm -rf $(BUILD_DIR) $(REPORTS) .mypy_cache .ruff_cache .pytest_cache
+	rm -rf $(BUILD_DIR) $(REPORTS) .mypy_cache .ruff_cache .pytest_cache chalice_app/.chalice/deployments

@@ -4,6 +4,8 @@ the guarded delivery shows: API Gateway calls the live alias, and only the alias
 
 import copy
 import json
+import subprocess
+import sys
 import zipfile
 from typing import Any
 
@@ -214,3 +216,45 @@ def test_the_translated_api_calls_the_live_alias_and_only_the_alias_may_be_invok
     (permission,) = resources(translated, "AWS::Lambda::Permission").values()
     assert permission["Properties"]["FunctionName"] == {"Ref": alias}
     assert permission["Properties"]["SourceArn"]["Fn::Sub"][1] == {"RestAPIId": {"Ref": "RestAPI"}}
+
+
+RUN_AS_LAMBDA = """
+import json, sys, time
+from pathlib import Path
+from types import SimpleNamespace
+from app import app  # the handler the template names: app.app
+time.sleep = lambda seconds: None  # the sleep fixtures answer at once
+context = SimpleNamespace(function_name="APIHandler", function_version="3", memory_limit_in_mb=256,
+                          invoked_function_arn="arn:aws:lambda:us-east-1:123456789012:function:APIHandler:live",
+                          aws_request_id="c6af9ac6-7b61-11e6-9a41-93e8deadbeef")
+events = Path(sys.argv[1])
+table = json.loads((events / "expected.json").read_text())
+statuses = {}
+for fixture, expected in table.items():
+    if not fixture.startswith("_") and not expected.get("needs"):
+        statuses[fixture] = [app(json.loads((events / fixture).read_text()), context)["statusCode"], expected["status"]]
+print(json.dumps(statuses))
+"""
+
+
+def test_the_built_function_runs_from_its_package_and_the_layer_alone(tmp_path):
+    """What Lambda loads: deployment.zip at the root, the built layer's python/ folder, the standard
+    library, nothing from this checkout or its virtualenv (-I -S)."""
+    code = tmp_path / "task"
+    with zipfile.ZipFile(PACKAGE / "deployment.zip") as package:
+        package.extractall(code)
+    layer = BUILD / "chalice" / "build" / "SharedLayer" / "python"
+    assert layer.is_dir(), "make chalice-package builds the layer"
+    script = f"import sys; sys.path[:0] = [{str(code)!r}, {str(layer)!r}]\n" + RUN_AS_LAMBDA
+    result = subprocess.run(
+        [sys.executable, "-I", "-S", "-c", script, str(ROOT / "events")],
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=False,
+        env={**stage_environment(), "AWS_DEFAULT_REGION": "us-east-1"},  # the function's variables (tested above)
+    )
+    assert result.returncode == 0, result.stderr[-3000:]
+    statuses = json.loads(result.stdout.splitlines()[-1])
+    assert len(statuses) == 8
+    assert all(got == expected for got, expected in statuses.values()), statuses
