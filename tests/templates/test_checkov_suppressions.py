@@ -20,6 +20,9 @@ TEMPLATES = [
     "infra/pipeline.yaml",
     ".aws-sam/translated-dev.json",
     ".aws-sam/translated-prod.json",
+    ".aws-sam/chalice/package/template.yaml",
+    ".aws-sam/translated-chalice-dev.json",
+    ".aws-sam/translated-chalice-prod.json",
 ]
 
 
