@@ -113,6 +113,15 @@ def build(output: Path, platform: str, uv: Path, python: str) -> str:
     return version
 
 
+def sha256(path: Path) -> str:
+    """The bundle's SHA-256 as the instance checks it (``sha256sum``): the Ec2BundleSha256 parameter."""
+    digest = hashlib.sha256()
+    with path.open("rb") as stream:
+        for block in iter(lambda: stream.read(1 << 20), b""):
+            digest.update(block)
+    return digest.hexdigest()
+
+
 def main() -> int:
     parser = argparse.ArgumentParser()
     parser.add_argument("output", type=Path, help="the bundle .zip, or the wheelhouse folder with --wheelhouse")
@@ -128,7 +137,7 @@ def main() -> int:
         print(f"{arguments.output}: wheels for {arguments.platform}")
         return 0
     version = build(arguments.output, arguments.platform, arguments.uv, arguments.python)
-    print(f"{arguments.output}: version {version} for {arguments.platform}")
+    print(f"{arguments.output}: version {version} for {arguments.platform}, Ec2BundleSha256={sha256(arguments.output)}")
     return 0
 
 

@@ -117,6 +117,7 @@ class Config:
                     "EnableFargate": "true",
                     "Ec2BundleBucket": PIPELINE_BUCKET,
                     "Ec2BundleKey": f"{PREFIX}-pipeline/bundles/simple-api-0123456789ab.zip",
+                    "Ec2BundleSha256": "0" * 64,
                     "Ec2BastionSshCidr": "203.0.113.0/24",
                     "FargateImageTag": "0123456789abcdef",
                     "FargateImageRepository": f"{PREFIX}-pipeline-images",

@@ -1,8 +1,10 @@
 """The EC2 boot path, run for real as far as this machine allows.
 
 In a Debian root filesystem made locally (the sam local tier's cached rootfs, which carries this
-machine's CPython 3.13): unpack the bundle the build produces, run deploy/ec2/install.sh as cfn-init
-does, write /etc/simple-api/env from the template's own cfn-init metadata, start the service the
+machine's CPython 3.13): put the bundle the build produces where cfn-init downloads it and run the
+template's own cfn-init commands in cfn-init's order (verify the released SHA-256, unpack, install.sh)
+- first with a bundle changed after release, which must stop at the check with nothing unpacked,
+then with the released one - write /etc/simple-api/env from the template's own cfn-init metadata, start the service the
 way its systemd unit says (user, working directory, environment, ExecStart), wait for /healthcheck
 the way the user data does before cfn-signal (an HTTP error fails), then run the contract suite
 against it. What cannot run here (cfn-init itself, cfn-signal, the ALB, the CloudWatch agent) is
@@ -74,6 +76,63 @@ def env_file_content(port: int) -> str:
         text = text.replace("${" + name + "}", value)
     assert "${" not in text, f"unresolved placeholder in the env file: {text}"
     return str(text).replace("HOST_BIND=0.0.0.0:", "HOST_BIND=127.0.0.1:")  # loopback only here
+
+
+def bundle_commands(sha256: str) -> list[tuple[str, str, dict[str, str]]]:
+    """The template's cfn-init ``bundle`` commands in the order cfn-init runs them (by name), with the
+    released hash and this rootfs's interpreter: (name, command, environment)."""
+    from host.template import load  # noqa: PLC0415
+
+    template = load(ROOT / "infra" / "ec2.yaml")
+    commands = template["Resources"]["LaunchTemplate"]["Metadata"]["AWS::CloudFormation::Init"]["bundle"]["commands"]
+    found = []
+    for name in sorted(commands):
+        command = commands[name]["command"]
+        text = command["Fn::Sub"] if isinstance(command, dict) else command
+        text = text.replace("${BundleSha256}", sha256).replace("/usr/bin/python3.13", PYTHON_IN_ROOTFS)
+        environment = {
+            k: v.replace("/usr/bin/python3.13", PYTHON_IN_ROOTFS) for k, v in commands[name].get("env", {}).items()
+        }
+        found.append((name, text, environment))
+    return found
+
+
+def run_bundle_commands(rootfs: Path, sha256: str) -> str | None:
+    """Run them in the chroot as cfn-init does, stopping at the first that fails: its name, or None."""
+    for name, command, environment in bundle_commands(sha256):
+        variables = [f"{key}={value}" for key, value in environment.items()]
+        done = subprocess.run([CHROOT, str(rootfs), "/usr/bin/env", *variables, "bash", "-c", command], check=False)
+        if done.returncode != 0:
+            return name
+    return None
+
+
+def install_as_cfn_init(rootfs: Path, bundle: Path) -> bool:
+    """A bundle changed after release (its install.sh edited, a valid zip) must stop at the check
+    with nothing unpacked; then the released bundle must go through every command."""
+    from scripts.build_bundle import sha256  # noqa: PLC0415
+
+    released = sha256(bundle)
+    downloaded = rootfs / "opt" / "simple-api" / "simple-api.zip"  # where cfn-init's files key puts it
+    downloaded.parent.mkdir(parents=True, exist_ok=True)
+    with zipfile.ZipFile(bundle) as original, zipfile.ZipFile(downloaded, "w", zipfile.ZIP_DEFLATED) as changed:
+        for entry in original.infolist():
+            content = original.read(entry)
+            if entry.filename == "deploy/ec2/install.sh":
+                content += b"\necho changed after release\n"
+            changed.writestr(entry, content)
+    print("[ec2-boot] a bundle changed in S3 after release: cfn-init's commands must stop", flush=True)
+    stopped = run_bundle_commands(rootfs, released)
+    if stopped != "01-verify" or (rootfs / "opt" / "simple-api" / "bundle").exists():
+        print(f"[ec2-boot] FAILED: a changed bundle got past the check (stopped at {stopped})")
+        return False
+    print("[ec2-boot] refused before unpacking; now the released bundle", flush=True)
+    shutil.copyfile(bundle, downloaded)
+    stopped = run_bundle_commands(rootfs, released)
+    if stopped is not None:
+        print(f"[ec2-boot] FAILED: cfn-init's command {stopped} failed on the released bundle")
+        return False
+    return True
 
 
 def unit(rootfs: Path) -> dict[str, list[str]]:
@@ -171,9 +230,6 @@ def main() -> int:
             ],
             check=True,
         )
-        target = rootfs / "opt" / "simple-api" / "bundle"
-        with zipfile.ZipFile(bundle) as archive:
-            archive.extractall(target)  # noqa: S202 - the bundle this run just built  # nosec B202
         # The stand-in rootfs keeps CPython where pyenv put it (under /root); on EC2 it is
         # /usr/bin/python3.13. Let the service user reach it, as it can reach the system one.
         home = rootfs / "root"
@@ -181,18 +237,8 @@ def main() -> int:
             directory.chmod(0o755)
         port = free_port()
         with mounted(rootfs):
-            print("[ec2-boot] install.sh (as cfn-init runs it)", flush=True)
-            subprocess.run(
-                [
-                    "chroot",
-                    str(rootfs),
-                    "/usr/bin/env",
-                    f"PYTHON={PYTHON_IN_ROOTFS}",
-                    "bash",
-                    "/opt/simple-api/bundle/deploy/ec2/install.sh",
-                ],
-                check=True,
-            )
+            if not install_as_cfn_init(rootfs, bundle):
+                return 1
             (rootfs / "etc" / "simple-api" / "env").write_text(env_file_content(port))
             service = unit(rootfs)
             process = start_service(rootfs, service)

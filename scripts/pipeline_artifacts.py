@@ -4,7 +4,8 @@ besides the packaged template, built once and promoted unchanged to dev and prod
 - `.aws-sam/pipeline/<env>.json` for dev and prod: CloudFormation template configuration files
   (samconfig.toml's parameter overrides and tags for that environment, plus the artifacts below);
   the pipeline adds its own choices (variants, secret key, email) as parameter overrides.
-- ENABLE_EC2=true: the arm64 EC2 bundle, uploaded to ARTIFACT_BUCKET under the commit.
+- ENABLE_EC2=true: the arm64 EC2 bundle, uploaded to ARTIFACT_BUCKET under the commit; its SHA-256
+  goes into the configuration files, and an instance installs nothing else.
 - ENABLE_FARGATE=true: the image, built from the same wheelhouse as `make test-container`, tagged
   with the commit and pushed to IMAGE_REPOSITORY (the pipeline's ECR repository).
 
@@ -22,7 +23,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from scripts.build_bundle import ROOT, build, pip_python, wheelhouse
+from scripts.build_bundle import ROOT, build, pip_python, sha256, wheelhouse
 from scripts.samconfig import parameter_values, tags
 
 OUTPUT = ROOT / ".aws-sam" / "pipeline"
@@ -59,7 +60,7 @@ def upload_bundle(bucket: str, prefix: str) -> dict[str, str]:
     # SSE-S3, not the pipeline key: the instances read the bundle and hold no grant on that key.
     boto3.client("s3").upload_file(str(bundle), bucket, key, ExtraArgs={"ServerSideEncryption": "AES256"})
     print(f"EC2 bundle: s3://{bucket}/{key}", flush=True)
-    return {"Ec2BundleBucket": bucket, "Ec2BundleKey": key}
+    return {"Ec2BundleBucket": bucket, "Ec2BundleKey": key, "Ec2BundleSha256": sha256(bundle)}
 
 
 def push_image(repository: str, tag: str) -> dict[str, str]:

@@ -1,8 +1,8 @@
 """Empty what CloudFormation cannot delete while it holds something: the pipeline's artifact bucket
 (every object version and delete marker) and its image repository (every image).
 
-The Teardown stage runs it (`make pipeline-clean`, from buildspec-teardown.yml) after prod and dev
-are deleted; `make pipeline-destroy` runs it before deleting the pipeline stack itself.
+`make pipeline-destroy` runs it before deleting the pipeline stack itself (after `make teardown`
+has deleted prod and dev).
 
 Usage: pipeline_clean.py [--bucket NAME] [--repository NAME] [--stack PIPELINE_STACK]
 (defaults: ARTIFACT_BUCKET and IMAGE_REPOSITORY from the environment, or the stack's outputs)

@@ -1,13 +1,13 @@
 """`make ec2-release ENV=dev BUCKET=<bucket>`: build the arm64 bundle, upload it under a key that
-names its version, and deploy ENV with the EC2 variant on and that bundle (keeping every
-samconfig parameter). A new version is a new key, so the fleet is replaced blue/green."""
+names its version, and deploy ENV with the EC2 variant on and that bundle, pinned by its SHA-256
+(keeping every samconfig parameter). A new version is a new key, so the fleet is replaced blue/green."""
 
 import sys
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from scripts.build_bundle import ROOT, build, pip_python
+from scripts.build_bundle import ROOT, build, pip_python, sha256
 from scripts.set_secret import deploy
 
 
@@ -24,7 +24,7 @@ def main(env: str, bucket: str) -> int:
     key = f"simple-api/bundles/simple-api-{version}.zip"
     boto3.client("s3").upload_file(str(bundle), bucket, key)
     print(f"uploaded s3://{bucket}/{key}")
-    return deploy(env, EnableEc2="true", Ec2BundleBucket=bucket, Ec2BundleKey=key)
+    return deploy(env, EnableEc2="true", Ec2BundleBucket=bucket, Ec2BundleKey=key, Ec2BundleSha256=sha256(bundle))
 
 
 if __name__ == "__main__":

@@ -1,6 +1,6 @@
-"""Run the pipeline's buildspecs locally, in the pipeline's order (Build, TestDev, Teardown) and each
-one's phases in CodeBuild's order, against a local AWS - so a typo in buildspec.yml,
-buildspec-contract.yml or buildspec-teardown.yml shows up here, not first in CodeBuild.
+"""Run the pipeline's buildspecs locally, in the pipeline's order (Build, TestDev) and each
+one's phases in CodeBuild's order, against a local AWS - so a typo in buildspec.yml or
+buildspec-contract.yml shows up here, not first in CodeBuild.
 
 The local world is the one `make run` uses (host.local.running): moto on 127.0.0.1 holding the
 secret, and the API served by the host. Added to it: the pipeline's artifact bucket, and a dev
@@ -32,7 +32,7 @@ from host.local import LOCAL_CREDENTIALS, free_port, running
 ROOT = Path(__file__).resolve().parents[1]
 PHASES = ("install", "pre_build", "build", "post_build")
 BUCKET = "codebuild-artifacts-local"
-PIPELINE_ORDER = ("buildspec.yml", "buildspec-contract.yml", "buildspec-teardown.yml")
+PIPELINE_ORDER = ("buildspec.yml", "buildspec-contract.yml")
 DEV_STACK = "aws-cicd-dev"
 
 

@@ -5,6 +5,7 @@ parameters, tags), then stop at SAM's missing-credentials error.
 `make -o build ...` runs a target's own recipe without re-running `sam build` (the build stage of
 `make test` has just built; pytest runs these tests in parallel with others that read that build)."""
 
+import hashlib
 import json
 import re
 import secrets
@@ -96,7 +97,15 @@ def test_make_ec2_release_uploads_the_bundle_then_deploys_with_the_variant_on(us
     assert "uploaded s3://releases/" in output, output[-3000:]
     (uploaded,) = [o["Key"] for o in s3.list_objects_v2(Bucket="releases")["Contents"]]
     assert re.fullmatch(r"simple-api/bundles/simple-api-[0-9a-f]{12}\.zip", uploaded)
-    assert_reads_the_section(output, "dev", EnableEc2="true", Ec2BundleBucket="releases", Ec2BundleKey=uploaded)
+    content = s3.get_object(Bucket="releases", Key=uploaded)["Body"].read()
+    assert_reads_the_section(
+        output,
+        "dev",
+        EnableEc2="true",
+        Ec2BundleBucket="releases",
+        Ec2BundleKey=uploaded,
+        Ec2BundleSha256=hashlib.sha256(content).hexdigest(),
+    )
 
 
 def test_make_destroy_asks_then_deletes_the_environments_stack(user_env):
@@ -105,6 +114,19 @@ def test_make_destroy_asks_then_deletes_the_environments_stack(user_env):
     (asked,) = [p.label for p in talk.prompts]
     assert "delete the stack aws-cicd-prod" in asked
     assert NO_CREDENTIALS in talk.transcript
+
+
+@pytest.mark.parametrize("environment", ENVIRONMENTS)
+def test_make_teardown_asks_the_pipeline_stack_then_stops_at_the_credentials(user_env, environment):
+    code, output = run(["make", "teardown", f"ENV={environment}"], user_env)
+    assert code != 0
+    assert f"make teardown: {NO_CREDENTIALS}" in output and "Traceback" not in output, output[-2000:]
+
+
+@pytest.mark.parametrize("value", ["staging", "", "prod dev"])
+def test_make_teardown_names_only_an_environment(user_env, value):
+    code, output = run(["make", "teardown", f"ENV={value}"], user_env)
+    assert code != 0 and "usage: make teardown ENV=dev|prod" in output and NO_CREDENTIALS not in output
 
 
 # ---------------------------------------------------------------- the Chalice flavour

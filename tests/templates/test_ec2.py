@@ -1,8 +1,10 @@
 """The EC2 variant's generated configuration: what cannot run here (cfn-init, cfn-signal, the ALB,
 the CloudWatch agent) is checked as data; the boot path itself runs in scripts/ec2_boot_tier.py."""
 
+import hashlib
 import json
 import re
+import subprocess
 
 import pytest
 
@@ -100,7 +102,16 @@ def test_cfn_signal_reports_the_healthcheck_and_an_http_error_fails_it():
 def test_cfn_init_installs_the_bundle_configures_and_starts_the_service():
     init = ec2()["Resources"]["LaunchTemplate"]["Metadata"]["AWS::CloudFormation::Init"]
     assert init["configSets"]["install"] == ["packages", "bundle", "configure", "start"]
-    assert init["bundle"]["commands"]["01-install"]["command"] == "bash /opt/simple-api/bundle/deploy/ec2/install.sh"
+    bundle = init["bundle"]
+    (path,) = bundle["files"]
+    assert path == ZIP and bundle["files"][path]["authentication"] == "BundleAccess"
+    assert bundle["files"][path]["source"] == {
+        "Fn::Sub": "https://${BundleBucket}.s3.${AWS::Region}.${AWS::URLSuffix}/${BundleKey}"
+    }
+    # cfn-init runs a config's commands in name order and stops at the first that fails
+    assert sorted(bundle["commands"]) == ["01-verify", "02-unpack", "03-install"]
+    assert bundle["commands"]["03-install"]["command"] == "bash /opt/simple-api/bundle/deploy/ec2/install.sh"
+    assert "sources" not in bundle, "a source is unpacked before any command could check it"
     files = init["configure"]["files"]
     env = files["/etc/simple-api/env"]["content"]["Fn::Sub"]
     for key in (
@@ -121,6 +132,54 @@ def test_cfn_init_installs_the_bundle_configures_and_starts_the_service():
     hook = files["/etc/cfn/hooks.d/simple-api.conf"]["content"]["Fn::Sub"]
     assert "path=Resources.LaunchTemplate.Metadata.AWS::CloudFormation::Init" in hook
     assert set(init["start"]["services"]["systemd"]) == {"simple-api", "cfn-hup"}
+
+
+ZIP = "/opt/simple-api/simple-api.zip"
+
+
+def verify_command(sha256: str, path) -> str:
+    """cfn-init's 01-verify command as the instance runs it, for ``sha256`` and a file at ``path``."""
+    text = ec2()["Resources"]["LaunchTemplate"]["Metadata"]["AWS::CloudFormation::Init"]["bundle"]["commands"]
+    command = text["01-verify"]["command"]["Fn::Sub"]
+    assert command.count(ZIP) == 1 and "${BundleSha256}" in command
+    return str(command).replace("${BundleSha256}", sha256).replace(ZIP, str(path))
+
+
+@pytest.mark.parametrize("change", ["none", "one byte", "appended", "truncated", "empty", "missing"])
+def test_the_boot_refuses_a_bundle_that_is_not_the_released_one(change, tmp_path):
+    released = b"PK\x03\x04" + bytes(range(256)) * 64
+    recorded = hashlib.sha256(released).hexdigest()
+    served = {
+        "none": released,
+        "one byte": released[:100] + bytes([released[100] ^ 1]) + released[101:],
+        "appended": released + b"\n",
+        "truncated": released[:-1],
+        "empty": b"",
+        "missing": None,
+    }[change]
+    path = tmp_path / "simple-api.zip"
+    if served is not None:
+        path.write_bytes(served)
+    result = subprocess.run(
+        ["bash", "-c", verify_command(recorded, path)], capture_output=True, timeout=30, check=False
+    )
+    assert (result.returncode == 0) == (change == "none"), result
+
+
+def test_a_malformed_recorded_hash_never_passes(tmp_path):
+    """The parameter's pattern keeps these out; the check fails on them anyway."""
+    path = tmp_path / "simple-api.zip"
+    path.write_bytes(b"")
+    empty = hashlib.sha256(b"").hexdigest()
+    for recorded in ("", empty[:-1], empty.upper()[:-1] + "X", "*", f"{empty} extra"):
+        result = subprocess.run(
+            ["bash", "-c", verify_command(recorded, path)], capture_output=True, timeout=30, check=False
+        )
+        assert result.returncode != 0, recorded
+    pattern = re.compile(load_template()["Parameters"]["Ec2BundleSha256"]["AllowedPattern"])
+    assert pattern.fullmatch(empty) and pattern.fullmatch("")
+    assert not any(pattern.fullmatch(v) for v in (empty.upper(), empty[:-1], empty + "0", f" {empty}"))
+    assert re.compile(ec2()["Parameters"]["BundleSha256"]["AllowedPattern"]).fullmatch("") is None
 
 
 def test_the_unit_runs_gunicorn_as_a_non_root_user_and_restarts_on_failure():
@@ -193,6 +252,7 @@ def test_the_root_stack_nests_the_variant_only_when_enabled():
     assert root["Outputs"]["Ec2Url"]["Condition"] == "Ec2Enabled"
     rule = root["Rules"]["Ec2NeedsABundle"]
     assert {"Ref": "Ec2BundleKey"} in list(walk(rule))
+    assert {"Ref": "Ec2BundleSha256"} in list(walk(rule))
     passed = set(root["Resources"]["Ec2Stack"]["Properties"]["Parameters"])
     required = {name for name, spec in ec2()["Parameters"].items() if "Default" not in spec}
     assert required <= passed, required - passed

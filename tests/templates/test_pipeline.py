@@ -19,7 +19,7 @@ from tests.templates.conftest import evaluate, load_template, resources
 PIPELINE = "infra/pipeline.yaml"
 MAKEFILE = (ROOT / "Makefile").read_text()
 TARGETS = set(re.findall(r"^([a-z][a-z0-9-]*):", MAKEFILE, flags=re.MULTILINE))
-BUILDSPECS = ("buildspec.yml", "buildspec-contract.yml", "buildspec-teardown.yml")
+BUILDSPECS = ("buildspec.yml", "buildspec-contract.yml")
 
 
 def pipeline():
@@ -59,18 +59,12 @@ def test_v2_pipeline_triggers_on_the_branch_and_on_code_paths_only():
     assert len(push["FilePaths"]["Includes"]) + len(excluded) <= 8  # CodePipeline's limit per filter
 
 
-def test_stages_run_in_the_workshop_order_with_teardown_on_by_default():
-    assert [s["Name"] for s in stages()] == [
-        "Source",
-        "Build",
-        "DeployDev",
-        "TestDev",
-        "ApproveProd",
-        "DeployProd",
-        "Teardown",
-    ]
-    assert pipeline()["Parameters"]["IncludeTeardown"]["Default"] == "true"
-    assert [s["Name"] for s in stages(IncludeTeardown="false")][-1] == "DeployProd"
+def test_stages_run_in_the_workshop_order_and_none_deletes_anything():
+    assert [s["Name"] for s in stages()] == ["Source", "Build", "DeployDev", "TestDev", "ApproveProd", "DeployProd"]
+    text = json.dumps(stages())
+    assert "DELETE_ONLY" not in text and "DeleteStack" not in text
+    (role,) = props("PipelineRole")["Policies"]
+    assert "cloudformation:DeleteStack" not in json.dumps(role), "the delivery pipeline could delete a stack"
 
 
 def test_action_types_and_versions_are_the_current_ones():
@@ -82,12 +76,10 @@ def test_action_types_and_versions_are_the_current_ones():
         "ContractTests": ("Test", "CodeBuild"),
         "CreateProdChangeSet": ("Deploy", "CloudFormation"),
         "ApproveProd": ("Approval", "Manual"),
-        "ApproveForDeletion": ("Approval", "Manual"),
-        "DeleteProd": ("Deploy", "CloudFormation"),
-        "DeleteDev": ("Deploy", "CloudFormation"),
-        "EmptyArtifactsAndImages": ("Build", "CodeBuild"),
+        "ApproveDeletion": ("Approval", "Manual"),
+        "DeleteStack": ("Deploy", "CloudFormation"),
     }
-    for stage in stages():
+    for stage in stages() + teardown_stages():
         for found in stage["Actions"]:
             kind = found["ActionTypeId"]
             assert (kind["Category"], kind["Provider"]) == expected[found["Name"]], found["Name"]
@@ -145,16 +137,85 @@ def test_the_environments_get_all_at_once_in_dev_and_a_canary_in_prod():
     assert configuration("prod", {})["Parameters"]["DeploymentType"].startswith("Canary")
 
 
-def test_teardown_approves_then_deletes_prod_then_dev_then_empties_what_stacks_cannot():
-    (teardown,) = [s for s in stages() if s["Name"] == "Teardown"]
-    ordered = sorted(teardown["Actions"], key=lambda a: a["RunOrder"])
-    assert [a["Name"] for a in ordered] == ["ApproveForDeletion", "DeleteProd", "DeleteDev", "EmptyArtifactsAndImages"]
-    assert len({a["RunOrder"] for a in ordered}) == 4  # strictly one after another
-    assert ordered[0]["Configuration"]["NotificationArn"] == {"Ref": "ApprovalTopic"}
-    deleted = [sub_text(a["Configuration"]["StackName"]) for a in ordered[1:3]]
-    assert deleted == ["${StackPrefix}-prod", "${StackPrefix}-dev"]
-    assert all(a["Configuration"]["ActionMode"] == "DELETE_ONLY" for a in ordered[1:3])
-    assert props("CleanUpProject")["Source"]["BuildSpec"] == "buildspec-teardown.yml"
+# ---------------------------------------------------------------- the teardown pipeline
+def teardown_stages(**parameters):
+    return evaluate(props("TeardownPipeline")["Stages"], parameters, pipeline())
+
+
+def entered(stage, variables):
+    """Whether CodePipeline enters ``stage`` for these pipeline variables: every VariableCheck rule of
+    its BeforeEntry FAIL condition must hold (CodePipeline's regexes are Java's; these are plain)."""
+    values = {v["Name"]: v.get("DefaultValue", "") for v in props("TeardownPipeline")["Variables"]}
+    values.update(variables)
+    for condition in stage.get("BeforeEntry", {}).get("Conditions", []):
+        assert condition["Result"] == "FAIL"
+        for rule in condition["Rules"]:
+            assert rule["RuleTypeId"] == {
+                "Category": "Rule",
+                "Owner": "AWS",
+                "Provider": "VariableCheck",
+                "Version": "1",
+            }
+            config = rule["Configuration"]
+            variable = re.fullmatch(r"#\{variables\.(\w+)\}", config["Variable"])
+            assert variable, config["Variable"]
+            value = values[variable.group(1)]
+            holds = {"EQ": value == config["Value"], "MATCHES": re.search(config["Value"], value) is not None}
+            if not holds[config["Operator"]]:
+                return False
+    return True
+
+
+@pytest.mark.parametrize(
+    ("variables", "deletes"),
+    [
+        ({}, None),  # the run CodePipeline starts when it creates the pipeline
+        ({"Environment": "prod"}, None),  # a click alone never
+        ({"Confirm": "yes"}, None),
+        ({"Confirm": "Delete"}, None),
+        ({"Confirm": "delete"}, "dev"),  # dev by default
+        ({"Confirm": "delete", "Environment": "prod"}, "prod"),
+        ({"Confirm": "delete", "Environment": "pipeline"}, None),
+        ({"Confirm": "delete", "Environment": "prod2"}, None),
+        ({"Confirm": "delete", "Environment": "dev/../prod"}, None),
+        ({"Confirm": "delete", "Environment": ""}, None),
+    ],
+)
+def test_the_teardown_deletes_one_environment_only_when_started_on_purpose(variables, deletes):
+    source, delete = teardown_stages()
+    assert source["Name"] == "Source" and source["Actions"][0]["Configuration"]["DetectChanges"] == "false"
+    assert "Triggers" not in props("TeardownPipeline")
+    ordered = sorted(delete["Actions"], key=lambda a: a["RunOrder"])
+    assert [a["Name"] for a in ordered] == ["ApproveDeletion", "DeleteStack"]
+    assert ordered[0]["RunOrder"] < ordered[1]["RunOrder"]  # asked first, deleted after
+    config = ordered[1]["Configuration"]
+    assert config["ActionMode"] == "DELETE_ONLY"
+    assert config["RoleArn"] == {"Fn::GetAtt": ["CloudFormationExecutionRole", "Arn"]}
+    assert "${StackPrefix}-#{variables.Environment}" in sub_text(ordered[0]["Configuration"]["CustomData"])
+    stack = sub_text(config["StackName"])
+    if deletes is None:
+        assert not entered(delete, variables)
+    else:
+        assert entered(delete, variables)
+        assert (
+            stack.replace("#{variables.Environment}", variables.get("Environment", "dev"))
+            == f"${{StackPrefix}}-{deletes}"
+        )
+
+
+def test_the_teardown_role_deletes_only_the_two_environment_stacks_and_nothing_of_the_pipeline():
+    allowed = _allowed("TeardownPipelineRole")
+    deletes = [s for name, s in allowed if name == "cloudformation:DeleteStack"]
+    assert [sub_text(r) for r in deletes[0]["Resource"]] == [
+        "arn:${AWS::Partition}:cloudformation:${AWS::Region}:${AWS::AccountId}:stack/${StackPrefix}-dev/*",
+        "arn:${AWS::Partition}:cloudformation:${AWS::Region}:${AWS::AccountId}:stack/${StackPrefix}-prod/*",
+    ]
+    names = {name for name, _ in allowed}
+    assert not names & {"cloudformation:ExecuteChangeSet", "cloudformation:CreateChangeSet", "codebuild:StartBuild"}
+    (writes,) = [s for name, s in allowed if name == "s3:PutObject"]
+    assert sub_text(writes["Resource"]) == "${ArtifactBucket.Arn}/${StackPrefix}-teardown/*"
+    assert pipeline()["Resources"]["TeardownPipeline"]["Condition"] == "Teardown"
+    assert pipeline()["Parameters"]["IncludeTeardown"]["Default"] == "true"
     assert pipeline()["Resources"]["ImageRepository"]["Properties"]["EmptyOnDelete"] is True
 
 
@@ -171,12 +232,15 @@ def test_the_artifact_bucket_is_encrypted_versioned_private_tls_only_and_expires
     assert len(bucket["PublicAccessBlockConfiguration"]) == 4
     rules = bucket["LifecycleConfiguration"]["Rules"]
     expiring = [r for r in rules if "ExpirationInDays" in r]
-    assert [sub_text(r["Prefix"]) for r in expiring] == ["${StackPrefix}-pipeline/"]  # the hand-offs only
+    # the hand-offs only, of either pipeline
+    assert [sub_text(r["Prefix"]) for r in expiring] == ["${StackPrefix}-pipeline/", "${StackPrefix}-teardown/"]
     assert props("Pipeline")["Name"] == {"Fn::Sub": "${StackPrefix}-pipeline"}
     longest = re.fullmatch(
         r"\^\[a-z\]\[a-z0-9-\]\{1,(\d+)\}\$", pipeline()["Parameters"]["StackPrefix"]["AllowedPattern"]
     )
-    assert longest and 1 + int(longest.group(1)) + len("-pipeline") <= 20  # CodePipeline's folder: 20 characters
+    assert props("TeardownPipeline")["Name"] == {"Fn::Sub": "${StackPrefix}-teardown"}
+    # CodePipeline's folder is the first 20 characters of the name: the roles' prefixes rely on it
+    assert longest and 1 + int(longest.group(1)) + max(len("-pipeline"), len("-teardown")) <= 20
     assert any("NoncurrentVersionExpiration" in r for r in rules)
     assert any("AbortIncompleteMultipartUpload" in r for r in rules)
     policy = props("ArtifactBucketPolicy")["PolicyDocument"]["Statement"]
@@ -199,7 +263,7 @@ def _allowed(role):
 def test_each_build_project_has_its_own_role_a_current_arm_image_and_encrypted_logs():
     projects = resources(pipeline(), "AWS::CodeBuild::Project")
     roles = [p["Properties"]["ServiceRole"]["Fn::GetAtt"][0] for p in projects.values()]
-    assert len(set(roles)) == len(projects) == 3
+    assert len(set(roles)) == len(projects) == 2
     for name, project in projects.items():
         environment = project["Properties"]["Environment"]
         assert environment["Image"] == "aws/codebuild/amazonlinux-aarch64-standard:3.0", name
@@ -219,7 +283,7 @@ def test_the_pipeline_role_uses_both_connection_actions_and_passes_only_the_exec
 
 
 def test_the_job_roles_touch_only_the_pipelines_own_resources():
-    for role in ("BuildRole", "ContractTestsRole", "CleanUpRole", "PipelineRole"):
+    for role in ("BuildRole", "ContractTestsRole", "PipelineRole", "TeardownPipelineRole"):
         for name, statement in _allowed(role):
             if statement["Resource"] == "*":
                 # actions with no resource-level permission (Service Authorization Reference)
@@ -235,7 +299,7 @@ def test_every_role_is_assumable_only_by_its_service_of_this_account():
     services = {
         "BuildRole": "codebuild.amazonaws.com",
         "ContractTestsRole": "codebuild.amazonaws.com",
-        "CleanUpRole": "codebuild.amazonaws.com",
+        "TeardownPipelineRole": "codepipeline.amazonaws.com",
         "PipelineRole": "codepipeline.amazonaws.com",
         "DeliveryMetricsRole": "lambda.amazonaws.com",
         "CloudFormationExecutionRole": "cloudformation.amazonaws.com",
@@ -390,7 +454,7 @@ def _run_buildspec(*arguments):
     )
 
 
-def test_the_three_buildspecs_run_locally_in_pipeline_order_against_a_local_aws():
+def test_the_buildspecs_run_locally_in_pipeline_order_against_a_local_aws():
     result = _run_buildspec()
     assert result.returncode == 0, result.stdout[-3000:] + result.stderr[-2000:]
     lines = result.stdout.splitlines()
@@ -403,9 +467,6 @@ def test_the_three_buildspecs_run_locally_in_pipeline_order_against_a_local_aws(
     code = [r for r in load_template()["Resources"].values() if r["Type"].startswith("AWS::Serverless::")]
     assert len(uris) == len([r for r in code if r["Type"] != "AWS::Serverless::Api"])
     assert all(u.startswith(f"s3://codebuild-artifacts-local/aws-cicd/{'0123456789abcdef' * 2}") for u in uris), uris
-    # the teardown emptied what the build uploaded: the code, the nested templates
-    deleted = re.search(r"s3://codebuild-artifacts-local: (\d+) object versions deleted", result.stdout)
-    assert deleted and int(deleted.group(1)) >= len(set(uris)) + 3
 
 
 def test_a_typo_in_a_buildspec_fails_here(tmp_path):
@@ -446,7 +507,7 @@ def test_the_profile_signs_lambda_code_and_only_the_build_may_use_it():
         "signer:DescribeSigningJob",
         "signer:GetSigningProfile",
     }
-    for role in ("ContractTestsRole", "CleanUpRole", "PipelineRole"):
+    for role in ("ContractTestsRole", "PipelineRole", "TeardownPipelineRole"):
         assert not [n for n, _ in _allowed(role) if n.startswith("signer:")]
 
 
@@ -500,3 +561,46 @@ def test_make_package_signs_every_function_and_layer_with_the_profile(tmp_path):
         check=True,
     )
     assert "--signing-profiles" not in sam.arguments()
+
+
+def _build_s3_statements():
+    """BuildRole's S3 statements, resolved for the pipeline stack <prefix>-pipeline."""
+    from scripts import deploy_permissions as model
+
+    scope = model._pipeline_scope(model._pipeline_template())
+    (policy,) = props("BuildRole")["Policies"]
+    found = []
+    for statement in policy["PolicyDocument"]["Statement"]:
+        resolved = scope.maybe(statement)
+        actions = resolved["Action"] if resolved else []
+        if resolved and any(a.startswith("s3:") for a in (actions if isinstance(actions, list) else [actions])):
+            found.append(resolved)
+    return model, found
+
+
+@pytest.mark.parametrize(
+    ("action", "key", "prefix", "expected"),
+    [
+        ("s3:GetObject", "aws-cicd-pipeline/Source/AbC1234", None, True),  # its input
+        ("s3:PutObject", "aws-cicd-pipeline/Build/XyZ9876", None, True),  # its output artifact
+        ("s3:PutObject", "aws-cicd/0123abcd/5f2e.zip", None, True),  # sam package, the EC2 bundle
+        ("s3:PutObject", "build-cache/f00", None, True),
+        ("s3:ListBucket", None, "aws-cicd/0123abcd/", True),  # sam package looks for what it uploaded
+        ("s3:PutObject", "aws-cicd-pipeline/Source/AbC1234", None, False),  # another run's source
+        ("s3:PutObject", "aws-cicd-pipeline/DeployDev/AbC1234", None, False),
+        ("s3:PutObject", "anything-else", None, False),
+        ("s3:DeleteObject", "aws-cicd-pipeline/Build/XyZ9876", None, False),
+        ("s3:ListBucket", None, "aws-cicd-pipeline/Build/", False),  # where the recorded hashes are
+        ("s3:ListBucket", None, "aws-cicd-pipeline/", False),
+        ("s3:ListBucket", None, "", False),
+        ("s3:ListBucket", None, None, False),  # no prefix: the whole bucket
+    ],
+)
+def test_the_build_writes_and_lists_only_its_own_prefixes(action, key, prefix, expected):
+    from scripts.iam_eval import Request, allowed
+
+    model, statements = _build_s3_statements()
+    bucket = f"arn:aws:s3:::{model.PIPELINE_BUCKET}"
+    context = {} if prefix is None else {"s3:prefix": (prefix,)}
+    request = Request(action, f"{bucket}/{key}" if key else bucket, context)
+    assert allowed(request, statements, None) is expected

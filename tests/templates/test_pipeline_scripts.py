@@ -1,6 +1,7 @@
 """The scripts the pipeline's CodeBuild projects and its bootstrap run, against moto in-process."""
 
 import base64
+import hashlib
 import io
 import json
 import os
@@ -80,6 +81,8 @@ def test_ec2_uploads_one_bundle_under_the_commit_readable_without_the_pipeline_k
     assert dev["Ec2BundleBucket"] == "artifacts"
     head = boto3.client("s3").head_object(Bucket="artifacts", Key=dev["Ec2BundleKey"])
     assert head["ServerSideEncryption"] == "AES256"
+    uploaded = boto3.client("s3").get_object(Bucket="artifacts", Key=dev["Ec2BundleKey"])["Body"].read()
+    assert dev["Ec2BundleSha256"] == prod["Ec2BundleSha256"] == hashlib.sha256(uploaded).hexdigest()
 
 
 def test_fargate_builds_for_arm64_tags_with_the_commit_and_pushes_once(build_world, tmp_path, monkeypatch):
@@ -236,3 +239,51 @@ def test_the_ecr_login_token_is_decoded_not_logged(build_world, monkeypatch, cap
     recorded = [word for call in build_world.calls() for word in call]
     assert password not in output.out + output.err and password not in recorded
     assert (ROOT / "scripts" / "pipeline_artifacts.py").read_text().count("--password-stdin") == 1
+
+
+# ---------------------------------------------------------------- teardown
+def _stubbed_codepipeline(expected_variables):
+    from botocore.stub import Stubber
+
+    client = boto3.client("codepipeline", region_name="us-east-1", aws_access_key_id="x", aws_secret_access_key="x")
+    stubber = Stubber(client)  # checks the request against the service's own model
+    stubber.add_response(
+        "start_pipeline_execution",
+        {"pipelineExecutionId": "0123abcd-0000-4000-8000-000000000000"},
+        {"name": "aws-cicd-teardown", "variables": expected_variables},
+    )
+    return client, stubber
+
+
+@pytest.mark.parametrize("env", ["dev", "prod"])
+def test_teardown_starts_the_teardown_pipeline_with_the_values_its_entry_rules_require(env):
+    from scripts import teardown
+    from tests.templates.test_pipeline import entered, teardown_stages
+
+    variables = [{"name": "Environment", "value": env}, {"name": "Confirm", "value": "delete"}]
+    client, stubber = _stubbed_codepipeline(variables)
+    with stubber:
+        assert teardown.start(client, "aws-cicd-teardown", env) == "0123abcd-0000-4000-8000-000000000000"
+    stubber.assert_no_pending_responses()
+    (_, delete) = teardown_stages()
+    assert entered(delete, {v["name"]: v["value"] for v in variables})  # what it sends opens the Delete stage
+
+
+@pytest.mark.parametrize("env", ["", "pipeline", "Prod", "dev prod"])
+def test_teardown_refuses_anything_but_an_environment(env, capsys):
+    from scripts import teardown
+
+    with pytest.raises(ValueError, match="dev or prod"):
+        teardown.start(None, "aws-cicd-teardown", env)
+    assert teardown.main([env]) == 2
+    assert "usage: make teardown ENV=dev|prod" in capsys.readouterr().err
+
+
+def test_teardown_reads_the_pipeline_stacks_output_and_says_when_there_is_none(aws, capsys):
+    from scripts import teardown
+
+    cloudformation = boto3.client("cloudformation")
+    body = {"Resources": {"Topic": {"Type": "AWS::SNS::Topic"}}, "Outputs": {"ArtifactBucket": {"Value": "b"}}}
+    cloudformation.create_stack(StackName="aws-cicd-pipeline", TemplateBody=json.dumps(body))
+    assert teardown.main(["dev", "--stack", "aws-cicd-pipeline"]) == 1
+    assert "has no teardown pipeline" in capsys.readouterr().err

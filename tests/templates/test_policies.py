@@ -128,21 +128,24 @@ def test_only_the_secret_function_reads_and_only_the_exact_parameter(translated)
     }
 
 
-WRITABLE = "arn:${AWS::Partition}:ssm:${AWS::Region}:${AWS::AccountId}:parameter/${ServiceName}/*"
+WRITABLE = "arn:${AWS::Partition}:ssm:${AWS::Region}:${AWS::AccountId}:parameter/${ServiceName}/${Environment}/*"
 
 
-def test_the_writer_writes_only_this_services_parameters(translated):
+def test_the_writer_writes_only_its_environments_parameters_and_knows_that_scope(translated):
     role = resources(translated, "AWS::IAM::Role")["SecureParameterFunctionRole"]
     ssm = [s for s in statements(role) if any(a.startswith("ssm:") for a in _actions(s))]
     assert ssm == [
         {
-            "Sid": "WriteSecureStringsOfThisService",
+            "Sid": "WriteSecureStringsOfThisEnvironment",
             "Effect": "Allow",
             "Action": ["ssm:PutParameter", "ssm:DeleteParameter", "ssm:AddTagsToResource"],
             "Resource": {"Fn::Sub": WRITABLE},
         }
     ]
     assert not any(a.startswith("kms:") for s in statements(role) for a in _actions(s))
+    # the custom resource is told the same path, so a name outside it fails with a reason
+    scope = resources(translated, "Custom::SecureParameter")["SecretParameter"]["Properties"]["Scope"]
+    assert WRITABLE.endswith(":parameter" + scope["Fn::Sub"] + "*")
 
 
 def test_the_key_is_administered_by_the_account_and_used_only_by_the_two_roles(translated):

@@ -5,7 +5,12 @@ from simple_api.services import secure_parameter
 from simple_api.services.secure_parameter import Properties, create, delete, parse, update
 
 KEY = "arn:aws:kms:us-east-1:123456789012:key/1234abcd-12ab-34cd-56ef-1234567890ab"
-GOOD = {"ParameterName": "/simple-api/dev/secret", "KeyId": KEY, "Tags": [{"Key": "project", "Value": "aws-cicd"}]}
+GOOD = {
+    "ParameterName": "/simple-api/dev/secret",
+    "Scope": "/simple-api/dev/",
+    "KeyId": KEY,
+    "Tags": [{"Key": "project", "Value": "aws-cicd"}],
+}
 VALUE = "s3cr3t-value-that-must-not-leak"
 
 
@@ -59,6 +64,15 @@ def test_key_forms(key):
         ({**GOOD, "KeyId": "not a key"}, VALUE, "KeyId"),
         ({**GOOD, "Tags": "project=x"}, VALUE, "Tags"),
         ({**GOOD, "Tags": [{"Key": "k"}]}, VALUE, "Tags"),
+        ({**GOOD, "ParameterName": "/simple-api/prod/secret"}, VALUE, "under /simple-api/dev/"),
+        ({**GOOD, "ParameterName": "/simple-api/development/secret"}, VALUE, "under /simple-api/dev/"),
+        ({**GOOD, "ParameterName": "/simple-api/dev/"}, VALUE, "under /simple-api/dev/"),
+        ({**GOOD, "ParameterName": "/simple-api/dev"}, VALUE, "under /simple-api/dev/"),
+        ({**GOOD, "ParameterName": "/other/dev/secret"}, VALUE, "under /simple-api/dev/"),
+        ({k: v for k, v in GOOD.items() if k != "Scope"}, VALUE, "Scope"),
+        ({**GOOD, "Scope": "/simple-api/dev"}, VALUE, "Scope"),
+        ({**GOOD, "Scope": ""}, VALUE, "Scope"),
+        ({**GOOD, "Scope": ["/simple-api/dev/"]}, VALUE, "Scope"),
     ],
 )
 def test_bad_properties_name_the_property_never_the_value(properties, value, named):

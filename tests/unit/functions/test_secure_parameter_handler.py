@@ -96,7 +96,12 @@ def fresh_store():
 
 
 def properties(key: str, name: str = NAME, value: Any = VALUE) -> dict[str, Any]:
-    found = {"ParameterName": name, "KeyId": key, "Tags": [{"Key": "project", "Value": "aws-cicd"}]}
+    found = {
+        "ParameterName": name,
+        "Scope": "/simple-api/dev/",
+        "KeyId": key,
+        "Tags": [{"Key": "project", "Value": "aws-cicd"}],
+    }
     if value is not None:
         found["Value"] = value
     return found
@@ -166,6 +171,7 @@ def test_delete_removes_the_parameter_and_not_found_is_success(cloudformation, k
     [
         ({"ParameterName": None}, "ParameterName"),
         ({"ParameterName": "/aws/reserved"}, "ParameterName"),
+        ({"ParameterName": "/simple-api/prod/secret"}, "under /simple-api/dev/"),
         ({"Value": None}, "Value"),
         ({"KeyId": "nope"}, "KeyId"),
         ({"Tags": "x"}, "Tags"),

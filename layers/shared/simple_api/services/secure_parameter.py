@@ -4,7 +4,9 @@ Create puts the parameter (encrypted with the given key, tagged) and returns its
 physical id. Update overwrites the value in place, or, when the name changes, creates the new
 parameter under a new physical id (CloudFormation then deletes the old one). Delete removes it;
 "not found" is success. The value travels apart from the resource properties (see the handler), is
-checked here, and appears in no message.
+checked here, and appears in no message. ``Scope`` is the path the writer's role may write (its
+environment's, e.g. /simple-api/dev/): a name outside it is refused here with a reason, before SSM
+would answer AccessDenied.
 """
 
 import re
@@ -53,6 +55,11 @@ def parse(properties: Mapping[str, Any], value: object) -> Properties:
     key_id = properties.get("KeyId")
     if not isinstance(key_id, str) or not KEY_ID.fullmatch(key_id):
         raise InvalidInput("KeyId must be a KMS key id, key ARN or alias")
+    scope = properties.get("Scope")
+    if not isinstance(scope, str) or not scope.endswith("/") or not NAME.fullmatch(scope):
+        raise InvalidInput("Scope must be the path this writer may write, like /service/env/")
+    if not name.startswith(scope) or name == scope:
+        raise InvalidInput(f"ParameterName must lie under {scope}: this environment's writer may write nothing else")
     raw_tags = properties.get("Tags", [])
     if not isinstance(raw_tags, list) or not all(
         isinstance(t, dict) and isinstance(t.get("Key"), str) and isinstance(t.get("Value"), str) for t in raw_tags
