@@ -3,7 +3,8 @@
 A retry would hide a server that drops a request; a redirect followed would hide what the server
 answered. URLs go out as written: requests normally re-quotes them (``%2e`` becomes ``.``), which
 would change what an encoded-junk test sends (urllib3 still writes escapes in upper case: the same
-URI by RFC 3986).
+URI by RFC 3986). ``Session.send`` alone skips the environment's settings, so ``send`` merges them
+as ``Session.request`` does (an HTTPS target's CA bundle comes from ``REQUESTS_CA_BUNDLE``).
 """
 
 import requests
@@ -24,4 +25,6 @@ def send(client: requests.Session, method: str, url: str, *, timeout: float) -> 
     """One request to ``url`` as written (no re-quoting by requests), no redirect followed."""
     prepared = client.prepare_request(requests.Request(method, url))
     prepared.url = url
-    return client.send(prepared, timeout=timeout, allow_redirects=False)
+    # what Session.request would add: the CA bundle (REQUESTS_CA_BUNDLE: the emulator's own CA), proxies
+    settings = client.merge_environment_settings(url, {}, None, None, None)
+    return client.send(prepared, timeout=timeout, allow_redirects=False, **settings)

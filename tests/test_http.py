@@ -58,3 +58,31 @@ def test_a_dropped_request_fails_once_without_retry(server):
     with pytest.raises(requests.ConnectionError):
         http.send(http.session(), "GET", server + "/drop", timeout=10)
     assert _Recorder.seen == ["/drop"]
+
+
+def test_an_https_target_is_trusted_through_requests_ca_bundle(tmp_path, monkeypatch):
+    """The emulator serves HTTPS under its own CA and hands clients REQUESTS_CA_BUNDLE: ``send`` must
+    honour it as Session.request does (Session.send alone would check against certifi and fail)."""
+    import ssl
+
+    import trustme
+
+    authority = trustme.CA()
+    context = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
+    authority.issue_cert("127.0.0.1").configure_cert(context)
+    _Recorder.seen = []
+    httpd = ThreadingHTTPServer(("127.0.0.1", 0), _Recorder)
+    httpd.socket = context.wrap_socket(httpd.socket, server_side=True)
+    thread = threading.Thread(target=httpd.serve_forever, daemon=True)
+    thread.start()
+    url = f"https://127.0.0.1:{httpd.server_address[1]}/healthcheck"
+    try:
+        with pytest.raises(requests.exceptions.SSLError):  # not trusted without the bundle
+            http.send(http.session(), "GET", url, timeout=10)
+        bundle = tmp_path / "ca.pem"
+        authority.cert_pem.write_to_path(str(bundle))
+        monkeypatch.setenv("REQUESTS_CA_BUNDLE", str(bundle))
+        assert http.send(http.session(), "GET", url, timeout=10).status_code == 200
+    finally:
+        httpd.shutdown()
+        httpd.server_close()
