@@ -30,7 +30,7 @@ ENV         ?= dev                   # samconfig.toml section: dev | prod
 PIPELINE_STACK ?= aws-cicd-pipeline  # samconfig.toml [pipeline]
 
 .PHONY: help run install sam sam-local-engine sam-local-engine-stop test test-journeys test-versions lint format typecheck requirements check-requirements validate cfn-lint build \
-        translate checkov unit openapi contract test-sam-local test-container sam-local-tier-if-possible test-emulator emulator-tier-if-possible test-ec2-boot ec2-boot-tier-if-possible image-context ec2-bundle ec2-release bench package deploy set-secret destroy clean \
+        translate checkov unit test-hostile openapi contract test-sam-local test-container sam-local-tier-if-possible test-emulator emulator-tier-if-possible test-ec2-boot ec2-boot-tier-if-possible image-context ec2-bundle ec2-release bench package deploy set-secret destroy clean \
         execution-policy pipeline-artifacts pipeline-clean pipeline pipeline-destroy put-secret delete-secret \
         pr secrets secrets-baseline sast sbom sca sca-if-possible hooks
 
@@ -78,7 +78,7 @@ $(MINISTACK_ENV)/.installed: tools/ministack/requirements.txt tools/ministack/la
 install: $(VENV)/.installed $(SAM_ENV)/.installed $(CHECKOV_ENV)/.installed $(GATES_ENV)/.installed ## create the app env and the isolated tool envs from the lock files
 
 # ---------------------------------------------------------------- run
-run: $(VENV)/.installed ## serve the API on 127.0.0.1:3000 with a local AWS (moto) holding the secret; Ctrl-C stops
+run: $(VENV)/.installed ## serve the API on 127.0.0.1:3000 (PORT=) with a local AWS (moto, AWS_PORT=) holding the secret; Ctrl-C stops
 	PYTHONPATH=.:layers/shared $(VENV)/bin/python -m host.local $(if $(REAL_AWS),--real-aws) \
 	  $(if $(ENV_VARS),--env-file $(ENV_VARS))
 
@@ -103,6 +103,7 @@ test: install ## every offline check and gate (what CI runs), then SCA and the D
 	@for stage in $(OFFLINE_CHECKS); do scripts/timed.sh $$stage $(MAKE) $$stage || exit 1; done
 	@scripts/timed.sh journeys $(MAKE) test-journeys
 	@scripts/timed.sh versions $(MAKE) test-versions
+	@scripts/timed.sh hostile-tier $(MAKE) test-hostile
 	@scripts/timed.sh sca $(MAKE) sca-if-possible
 	@scripts/timed.sh emulator-tier $(MAKE) emulator-tier-if-possible
 	@scripts/timed.sh docker-tiers $(MAKE) sam-local-tier-if-possible
@@ -181,7 +182,7 @@ checkov: $(CHECKOV_ENV)/.installed ## checkov over every template and the transl
 unit: $(VENV)/.installed ## pytest on every core: unit, host, contract and template tests; JUnit + coverage reports
 	mkdir -p $(REPORTS)
 	COVERAGE_CORE=sysmon $(VENV)/bin/pytest -n auto --junitxml=$(REPORTS)/junit.xml \
-	  --ignore=tests/journeys --ignore=tests/versions \
+	  --ignore=tests/journeys --ignore=tests/versions --ignore=tests/hostile \
 	  --cov --cov-report=xml:$(REPORTS)/coverage.xml --cov-report=term
 
 # The user's commands as typed (README, make targets), with the real SAM CLI and no credentials.
@@ -193,6 +194,11 @@ test-journeys: $(VENV)/.installed $(SAM_ENV)/.installed ## every deploy command 
 test-versions: $(VENV)/.installed $(SAM_ENV)/.installed ## which changes publish new Lambda versions (real sam build/package, translated)
 	mkdir -p $(REPORTS)
 	$(VENV)/bin/pytest tests/versions --junitxml=$(REPORTS)/versions.xml -p no:cacheprovider
+
+# One process, no xdist: the tier measures latency, so nothing else of ours competes for the cores.
+test-hostile: $(VENV)/.installed ## the host under hostile and heavy traffic (slow clients, crowds, oversized and garbage requests), as make run starts it
+	mkdir -p $(REPORTS)
+	$(VENV)/bin/pytest tests/hostile -p no:xdist --junitxml=$(REPORTS)/hostile.xml $(if $(BASE_URL),--base-url $(BASE_URL))
 
 contract: $(VENV)/.installed ## the contract suite against BASE_URL=... or every URL output of STACK=... (needs network)
 	@test -n "$(BASE_URL)$(STACK)" || { echo "usage: make contract BASE_URL=<url> | STACK=<stack name>"; exit 2; }

@@ -28,6 +28,7 @@ from typing import Any
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
+from bench.health_under_load import BENCH_LOAD, health_latency  # noqa: E402
 from host.local import free_port, running, wait_until  # noqa: E402 - after the path holds the repository
 
 BUILD = ROOT / ".aws-sam" / "build"
@@ -340,8 +341,10 @@ def throughput_rows() -> list[Row]:
         ours_idle = measure(api.url)
         with sleeps_in_flight(api.url):
             ours_busy = measure(api.url)
+        hostile = health_latency(api.url, slow=BENCH_LOAD[0], long=BENCH_LOAD[1], probes=100)
     tool = ours_idle.tool
     return [
+        Row("host", hostile.what(), f"{hostile.p99_ms:.1f} ms", "", "", "< 1000 ms, none failed", hostile.met()),
         Row(
             "host",
             f"idle /healthcheck req/s ({tool})",

@@ -5,7 +5,7 @@ import base64
 import binascii
 import time
 import uuid
-from collections.abc import Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
 from functools import cache
 from typing import Any
@@ -79,16 +79,36 @@ def raw_path(environ: Mapping[str, Any]) -> str:
     return quote(decoded, safe="/") or "/"
 
 
-def build_event(
-    environ: Mapping[str, Any], body: bytes, *, resource: str, path_parameters: dict[str, str] | None, stage: str
+def source_ip(headers: Mapping[str, list[str]], peer: str, trusts: Callable[[str], bool]) -> str:
+    """The client's address as the load balancer saw it: the last X-Forwarded-For entry, which the
+    ALB appends (everything before it is whatever the client sent), when the peer is a trusted proxy;
+    otherwise the peer itself. A client that reaches the host directly cannot choose its address."""
+    if not trusts(peer):
+        return peer
+    entries = [e.strip() for value in headers.get("X-Forwarded-For", []) for e in value.split(",")]
+    return next((e for e in reversed(entries) if e), peer)
+
+
+def _nobody(peer: str) -> bool:
+    return False
+
+
+def build_event(  # noqa: PLR0913 - the request's parts, each a keyword
+    environ: Mapping[str, Any],
+    body: bytes,
+    *,
+    resource: str,
+    path_parameters: dict[str, str] | None,
+    stage: str,
+    trusts: Callable[[str], bool] = _nobody,
 ) -> dict[str, Any]:
-    """The REST proxy event API Gateway would send for this WSGI request."""
+    """The REST proxy event API Gateway would send for this WSGI request; ``trusts`` tells which
+    peers' X-Forwarded-For is believed (see source_ip)."""
     method = str(environ.get("REQUEST_METHOD", "GET")).upper()
     path = unquote(raw_path(environ), errors="replace")
     headers = request_headers(environ)
     query = query_parameters(str(environ.get("QUERY_STRING", "")))
-    forwarded = headers.get("X-Forwarded-For", [""])[0].split(",")[0].strip()
-    source_ip = forwarded or str(environ.get("REMOTE_ADDR", "127.0.0.1"))
+    peer = str(environ.get("REMOTE_ADDR") or "127.0.0.1")
     now = time.time()
     text, is_base64 = _body(body)
     return {
@@ -116,7 +136,7 @@ def build_event(
                 "cognitoIdentityId": None,
                 "caller": None,
                 "accessKey": None,
-                "sourceIp": source_ip,
+                "sourceIp": source_ip(headers, peer, trusts),
                 "cognitoAuthenticationType": None,
                 "cognitoAuthenticationProvider": None,
                 "userArn": None,

@@ -57,10 +57,13 @@ def env_file_content(port: int) -> str:
     """/etc/simple-api/env exactly as the template's cfn-init writes it, with local values."""
     from host.template import load  # noqa: PLC0415
 
-    metadata = load(ROOT / "infra" / "ec2.yaml")["Resources"]["LaunchTemplate"]["Metadata"]
+    template = load(ROOT / "infra" / "ec2.yaml")
+    metadata = template["Resources"]["LaunchTemplate"]["Metadata"]
     text = metadata["AWS::CloudFormation::Init"]["configure"]["files"]["/etc/simple-api/env"]["content"]["Fn::Sub"]
     values = {
         "AppPort": str(port),
+        "IdleTimeoutSeconds": str(template["Parameters"]["IdleTimeoutSeconds"]["Default"]),
+        "VpcCidr": "127.0.0.0/8",  # the trusted proxies: here, the loopback the tier's requests come from
         "AWS::Region": "us-east-1",
         "ServiceName": "simple-api",
         "SecretParameterName": "/simple-api/dev/secret",

@@ -9,7 +9,7 @@
 #      need (skip image pulls, x86_64 - the architecture the stand-in image and a laptop run).
 #   3. the Fargate image: a stand-in python:3.13-slim made from the same rootfs, `docker build` of the
 #      Dockerfile from a local wheelhouse, the container on 127.0.0.1 until its HEALTHCHECK says
-#      healthy, the contract suite against it.
+#      healthy, the contract suite and the hostile-traffic tier (tests/hostile) against it.
 #
 # TIERS selects what runs after the engine starts: "sam-local container" (default), or one of them.
 # Exit codes: 0 passed, 1 failed, 77 could not run here (a SKIPPED line says why).
@@ -142,6 +142,9 @@ EOS
   fi
   "$PY" -m pytest tests/contract/test_contract.py --base-url "http://127.0.0.1:$CPORT" --secret absent -q \
     -p no:cacheprovider -o addopts="--allow-hosts=127.0.0.1" || CONTAINER_FAILED=1
+  log "hostile-traffic tier against the container (tests/hostile)"
+  "$PY" -m pytest tests/hostile --base-url "http://127.0.0.1:$CPORT" -q -p no:cacheprovider -p no:xdist \
+    -o addopts="--allow-hosts=127.0.0.1" || CONTAINER_FAILED=1
   docker rm -f simple-api-local >/dev/null
   [ "$CONTAINER_FAILED" = 0 ] && log "container tier passed" || { log "container tier FAILED"; FAILED=1; }
 fi

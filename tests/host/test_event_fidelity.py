@@ -1,15 +1,17 @@
 """The events the host builds have API Gateway's shape, and every fixture answers as in-process."""
 
 import base64
+import ipaddress
 import json
 from typing import Any
 
 import pytest
 
-from host.app import Host
-from host.events import MalformedResponse, build_event, http_response
+from host.app import Host, make_app
+from host.events import MalformedResponse, build_event, http_response, source_ip
+from host.limits import Limits
 from simple_api.services import smoke
-from tests.factories import EVENTS
+from tests.factories import EVENTS, ROOT
 from tests.host.conftest import call
 from tests.templates.conftest import BUILD
 from tests.unit.functions.conftest import handler
@@ -90,7 +92,8 @@ def test_event_fields_carry_the_request(event):
     context = event["requestContext"]
     assert (context["stage"], context["resourcePath"], context["httpMethod"]) == ("dev", "/sleep/{seconds}", "GET")
     assert context["path"] == "/dev/sleep/1.5"
-    assert context["identity"]["sourceIp"] == "198.51.100.7"
+    # 203.0.113.9, the peer, is no trusted proxy: the X-Forwarded-For it sent is not believed
+    assert context["identity"]["sourceIp"] == "203.0.113.9"
     assert len(context["requestId"]) == 36
 
 
@@ -158,6 +161,34 @@ def test_proxy_responses_become_http():
 def test_malformed_proxy_responses_are_rejected(answer):
     with pytest.raises(MalformedResponse):
         http_response(answer)
+
+
+TRUSTED = Limits(trusted_proxies=(ipaddress.ip_network("10.0.0.0/16"),))
+
+
+@pytest.mark.parametrize(
+    ("peer", "forwarded", "source"),
+    [
+        ("10.0.3.7", ["198.51.100.7"], "198.51.100.7"),  # the ALB appended the client it saw
+        ("10.0.3.7", ["1.2.3.4, 198.51.100.7"], "198.51.100.7"),  # what the client sent comes first
+        ("10.0.3.7", ["1.2.3.4", "198.51.100.7"], "198.51.100.7"),  # two headers: the last one
+        ("10.0.3.7", [], "10.0.3.7"),  # a trusted peer that forwards nothing is the source
+        ("10.0.3.7", [" , "], "10.0.3.7"),
+        ("203.0.113.9", ["198.51.100.7"], "203.0.113.9"),  # a direct client cannot choose its address
+        ("not-an-address", ["198.51.100.7"], "not-an-address"),
+    ],
+)
+def test_source_ip_is_what_the_load_balancer_saw(peer, forwarded, source):
+    assert source_ip({"X-Forwarded-For": forwarded} if forwarded else {}, peer, TRUSTED.trusts) == source
+
+
+def test_the_host_believes_only_its_trusted_proxies(monkeypatch, recorded):
+    monkeypatch.setenv("HOST_TRUSTED_PROXIES", "203.0.113.0/24, 10.0.0.0/16")
+    trusting = make_app(ROOT / "template.yaml")
+    for name in trusting.api.functions:
+        trusting._handlers[name] = recorded
+    call(trusting, "GET", "/", headers={"X-Forwarded-For": "1.2.3.4, 198.51.100.7"})
+    assert recorded.events[-1]["requestContext"]["identity"]["sourceIp"] == "198.51.100.7"
 
 
 def test_build_event_without_raw_uri_uses_path_info():
