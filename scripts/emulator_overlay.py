@@ -60,7 +60,8 @@ def _drop_deployment_preferences(resources: dict[str, Any], dropped: list[str]) 
         if resource.get("Type") == "AWS::Serverless::Function" and "DeploymentPreference" in properties:
             del properties["DeploymentPreference"]
             dropped.append(
-                f"{name}.DeploymentPreference: CodeDeploy traffic shifting, its rollback alarms and the PreTraffic and PostTraffic hooks"
+                f"{name}.DeploymentPreference: CodeDeploy traffic shifting, its rollback alarms and the PreTraffic "
+                "and PostTraffic hooks"
                 " (ministack refuses AWS::CodeDeploy::*; the live alias moves to each new version at once)"
             )
 

@@ -19,7 +19,7 @@ from tests.templates.conftest import evaluate, load_template, resources
 PIPELINE = "infra/pipeline.yaml"
 MAKEFILE = (ROOT / "Makefile").read_text()
 TARGETS = set(re.findall(r"^([a-z][a-z0-9-]*):", MAKEFILE, flags=re.MULTILINE))
-BUILDSPECS = ("buildspec.yml", "buildspec-contract.yml", "buildspec-teardown.yml")
+BUILDSPECS = ("buildspec.yml", "buildspec-contract.yml", "buildspec-api-canary.yml", "buildspec-teardown.yml")
 
 
 def pipeline():
@@ -80,6 +80,7 @@ def test_action_types_and_versions_are_the_current_ones():
         "CreateChangeSet": ("Deploy", "CloudFormation"),
         "ExecuteChangeSet": ("Deploy", "CloudFormation"),
         "ContractTests": ("Test", "CodeBuild"),
+        "ApiCanary": ("Test", "CodeBuild"),
         "CreateProdChangeSet": ("Deploy", "CloudFormation"),
         "ApproveProd": ("Approval", "Manual"),
         "ApproveForDeletion": ("Approval", "Manual"),
@@ -136,6 +137,27 @@ def test_prod_changes_only_after_a_manual_approval_that_shows_its_change_set():
     for stage in stages():
         if stage["Name"] in ("Source", "Build", "DeployDev", "TestDev"):
             assert "-prod" not in json.dumps(stage), stage["Name"]
+
+
+def test_prod_names_each_release_and_its_api_canary_is_a_step_of_its_own_beside_the_deploy():
+    create = action("ApproveProd", "CreateProdChangeSet")
+    execution = "#{codepipeline.PipelineExecutionId}"
+    assert f'"ReleaseId": "{execution}"' in sub_text(create["Configuration"]["ParameterOverrides"])[0]
+    assert "ReleaseId" in load_template()["Parameters"]  # the app template takes it (and the canary echoes it)
+    execute, canary = action("DeployProd", "ExecuteChangeSet"), action("DeployProd", "ApiCanary")
+    assert canary["RunOrder"] == execute["RunOrder"]  # beside the update, which runs the canary itself
+    assert canary["Configuration"]["ProjectName"] == {"Ref": "ApiCanaryProject"}
+    (variable,) = json.loads(canary["Configuration"]["EnvironmentVariables"])
+    assert variable == {"name": "RELEASE_ID", "value": execution, "type": "PLAINTEXT"}
+    project = props("ApiCanaryProject")
+    assert project["Source"]["BuildSpec"] == "buildspec-api-canary.yml"
+    variables = {v["Name"]: v["Value"] for v in project["Environment"]["EnvironmentVariables"]}
+    assert sub_text(variables["PROD_STACK_NAME"]) == "${StackPrefix}-prod"
+    spec = yaml.safe_load((ROOT / "buildspec-api-canary.yml").read_text())
+    (command,) = spec["phases"]["build"]["commands"]
+    assert 'STACK="$PROD_STACK_NAME" RELEASE="$RELEASE_ID"' in command
+    timeout = re.search(r"TIMEOUT=(\d+)", command)
+    assert timeout and int(timeout.group(1)) < 60 * project["TimeoutInMinutes"]  # it reports before CodeBuild stops it
 
 
 def test_the_environments_get_all_at_once_in_dev_and_a_canary_in_prod():
@@ -199,7 +221,7 @@ def _allowed(role):
 def test_each_build_project_has_its_own_role_a_current_arm_image_and_encrypted_logs():
     projects = resources(pipeline(), "AWS::CodeBuild::Project")
     roles = [p["Properties"]["ServiceRole"]["Fn::GetAtt"][0] for p in projects.values()]
-    assert len(set(roles)) == len(projects) == 3
+    assert len(set(roles)) == len(projects) == 4
     for name, project in projects.items():
         environment = project["Properties"]["Environment"]
         assert environment["Image"] == "aws/codebuild/amazonlinux-aarch64-standard:3.0", name
@@ -219,7 +241,7 @@ def test_the_pipeline_role_uses_both_connection_actions_and_passes_only_the_exec
 
 
 def test_the_job_roles_touch_only_the_pipelines_own_resources():
-    for role in ("BuildRole", "ContractTestsRole", "CleanUpRole", "PipelineRole"):
+    for role in ("BuildRole", "ContractTestsRole", "ApiCanaryRole", "CleanUpRole", "PipelineRole"):
         for name, statement in _allowed(role):
             if statement["Resource"] == "*":
                 # actions with no resource-level permission (Service Authorization Reference)
@@ -228,6 +250,11 @@ def test_the_job_roles_touch_only_the_pipelines_own_resources():
     assert {name for name, _ in _allowed("ContractTestsRole") if name.startswith("cloudformation:")} == {
         "cloudformation:DescribeStacks"
     }
+    prod = "arn:${AWS::Partition}:cloudformation:${AWS::Region}:${AWS::AccountId}:stack/${StackPrefix}-prod/*"
+    reads = {name: s["Resource"] for name, s in _allowed("ApiCanaryRole") if name.startswith("cloudformation:")}
+    assert reads == {
+        name: {"Fn::Sub": prod} for name in ("cloudformation:DescribeStacks", "cloudformation:DescribeStackEvents")
+    }
     assert not [n for n, _ in _allowed("BuildRole") if n.startswith(("cloudformation:", "iam:", "ssm:"))]
 
 
@@ -235,6 +262,7 @@ def test_every_role_is_assumable_only_by_its_service_of_this_account():
     services = {
         "BuildRole": "codebuild.amazonaws.com",
         "ContractTestsRole": "codebuild.amazonaws.com",
+        "ApiCanaryRole": "codebuild.amazonaws.com",
         "CleanUpRole": "codebuild.amazonaws.com",
         "PipelineRole": "codepipeline.amazonaws.com",
         "DeliveryMetricsRole": "lambda.amazonaws.com",
@@ -374,13 +402,15 @@ def _run_buildspec(*arguments):
     )
 
 
-def test_the_three_buildspecs_run_locally_in_pipeline_order_against_a_local_aws():
+def test_the_buildspecs_run_locally_in_pipeline_order_against_a_local_aws():
     result = _run_buildspec()
     assert result.returncode == 0, result.stdout[-3000:] + result.stderr[-2000:]
     lines = result.stdout.splitlines()
     ran = [line.split("]")[0][1:] for line in lines if re.match(r"\[buildspec[a-z-]*\.yml\] ", line)]
     assert list(dict.fromkeys(ran)) == list(BUILDSPECS)
     assert "50 passed" in result.stdout  # the contract suite, through the stack's ApiUrl output
+    # DeployProd's ApiCanary step found this release's outcome in prod's outputs
+    assert "API canary: aws-cicd-prod CREATE_COMPLETE: no API definition change" in result.stdout
     # make package: every code location became an s3:// URI under the commit, in the artifact bucket
     packaged = (ROOT / ".aws-sam" / "packaged.yaml").read_text()
     uris = re.findall(r"(?:CodeUri|ContentUri): (\S+)", packaged)

@@ -4,13 +4,14 @@ import base64
 import io
 import json
 import os
+from datetime import UTC, datetime, timedelta
 
 import boto3
 import pytest
 from botocore.exceptions import ClientError
 from moto import mock_aws
 
-from scripts import pipeline_artifacts, pipeline_clean, put_secret
+from scripts import api_canary_watch, pipeline_artifacts, pipeline_clean, put_secret
 from simple_api.adapters.ssm import SsmParameterWriter
 from tests.contract import conftest as contract
 from tests.factories import ROOT
@@ -236,3 +237,96 @@ def test_the_ecr_login_token_is_decoded_not_logged(build_world, monkeypatch, cap
     recorded = [word for call in build_world.calls() for word in call]
     assert password not in output.out + output.err and password not in recorded
     assert (ROOT / "scripts" / "pipeline_artifacts.py").read_text().count("--password-stdin") == 1
+
+
+# ---------------------------------------------------------------- api_canary_watch (DeployProd/ApiCanary)
+RELEASE = "8c2f1a7e-release"
+SINCE = datetime(2026, 12, 2, 10, 0, tzinfo=UTC)
+
+
+def stack_event(logical_id: str, status: str, minute: int, reason: str = "", release: str | None = None):
+    event = {"LogicalResourceId": logical_id, "ResourceStatus": status, "Timestamp": SINCE + timedelta(minutes=minute)}
+    if reason:
+        event["ResourceStatusReason"] = reason
+    if release is not None:
+        event["ResourceProperties"] = json.dumps({"ServiceToken": "arn:aws:lambda:...", "Release": release})
+    return event
+
+
+def described(status: str, **outputs: str):
+    return {
+        "StackName": "aws-cicd-prod",
+        "StackStatus": status,
+        "Outputs": [{"OutputKey": key, "OutputValue": value} for key, value in outputs.items()],
+    }
+
+
+def test_the_watch_waits_while_the_update_runs_and_until_it_has_begun():
+    began = [stack_event("aws-cicd-prod", "UPDATE_IN_PROGRESS", 1)]
+    assert api_canary_watch.judge(described("UPDATE_IN_PROGRESS"), began, RELEASE, SINCE) is None
+    old = [
+        stack_event("aws-cicd-prod", "UPDATE_ROLLBACK_COMPLETE", -20),
+        stack_event("aws-cicd-prod", "UPDATE_IN_PROGRESS", -30),
+    ]
+    assert api_canary_watch.judge(described("UPDATE_ROLLBACK_COMPLETE"), old, RELEASE, SINCE) is None
+
+
+def test_the_watch_passes_with_the_outcome_the_canary_left_for_this_release():
+    stack = described("UPDATE_COMPLETE", ApiCanaryRelease=RELEASE, ApiCanaryOutcome="promoted d2 (replacing d1)")
+    verdict = api_canary_watch.judge(stack, [], RELEASE, SINCE)
+    assert verdict == api_canary_watch.Verdict(True, "aws-cicd-prod UPDATE_COMPLETE: promoted d2 (replacing d1)")
+
+
+def test_the_watch_fails_with_the_canarys_reason_when_it_rolled_back():
+    events = [
+        stack_event("aws-cicd-prod", "UPDATE_ROLLBACK_COMPLETE", 14),
+        stack_event("ApiStageCanary", "UPDATE_COMPLETE", 13, release="previous-release"),  # the rollback's update
+        stack_event(
+            "ApiStageCanary", "UPDATE_FAILED", 12, "rolled back: aws-cicd-prod-api-canary-5xx in ALARM", RELEASE
+        ),
+        stack_event("ApiStageCanary", "UPDATE_IN_PROGRESS", 7, release=RELEASE),
+        stack_event("aws-cicd-prod", "UPDATE_IN_PROGRESS", 1),
+    ]
+    stack = described("UPDATE_ROLLBACK_COMPLETE", ApiCanaryRelease="previous-release", ApiCanaryOutcome="promoted d1")
+    verdict = api_canary_watch.judge(stack, events, RELEASE, SINCE)
+    assert verdict is not None and not verdict.passed
+    assert (
+        verdict.message == "aws-cicd-prod UPDATE_ROLLBACK_COMPLETE: rolled back: aws-cicd-prod-api-canary-5xx in ALARM"
+    )
+
+
+def test_the_watch_fails_when_the_release_failed_before_the_canary_decided():
+    events = [
+        stack_event("aws-cicd-prod", "UPDATE_ROLLBACK_COMPLETE", 9),
+        stack_event("HomeFunctionAliaslive", "UPDATE_FAILED", 6, "CodeDeploy deployment failed: HomeErrorsAlarm"),
+        stack_event("aws-cicd-prod", "UPDATE_IN_PROGRESS", 1),
+    ]
+    verdict = api_canary_watch.judge(described("UPDATE_ROLLBACK_COMPLETE"), events, RELEASE, SINCE)
+    assert verdict == api_canary_watch.Verdict(
+        False,
+        "aws-cicd-prod UPDATE_ROLLBACK_COMPLETE before the API canary decided."
+        " HomeFunctionAliaslive: CodeDeploy deployment failed: HomeErrorsAlarm",
+    )
+
+
+def test_a_stack_without_the_canary_passes_and_a_missing_release_fails():
+    began = [stack_event("aws-cicd-prod", "UPDATE_IN_PROGRESS", 1)]
+    off = api_canary_watch.judge(described("UPDATE_COMPLETE"), began, RELEASE, SINCE)
+    assert off is not None and off.passed and "EnableApiCanary is false" in off.message
+    other = described("UPDATE_COMPLETE", ApiCanaryRelease="", ApiCanaryOutcome="no API definition change")
+    unnamed = api_canary_watch.judge(other, began, RELEASE, SINCE)
+    assert unnamed is not None and not unnamed.passed and "was ReleaseId passed?" in unnamed.message
+
+
+@pytest.mark.parametrize(("release", "code"), [(RELEASE, 0), ("another-release", 1)])
+def test_make_api_canary_watch_reads_the_stack_as_codebuild_would(aws, capsys, release, code):
+    template = {
+        "Resources": {"Marker": {"Type": "AWS::SNS::Topic"}},
+        "Outputs": {"ApiCanaryRelease": {"Value": RELEASE}, "ApiCanaryOutcome": {"Value": "no API definition change"}},
+    }
+    boto3.client("cloudformation").create_stack(StackName="aws-cicd-prod", TemplateBody=json.dumps(template))
+    assert api_canary_watch.main(["aws-cicd-prod", release, "--timeout", "5", "--poll", "1"]) == code
+    printed = capsys.readouterr().out
+    expected = "no API definition change" if code == 0 else "its ApiCanaryRelease is not another-release"
+    assert f"API canary{'' if code == 0 else ' FAILED'}: aws-cicd-prod CREATE_COMPLETE" in printed
+    assert expected in printed
