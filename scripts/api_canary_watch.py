@@ -24,7 +24,8 @@ from typing import Any
 CANARY = "ApiStageCanary"
 #: ExecuteChangeSet starts the update when this step starts; CodeBuild needs a while to begin
 LOOKBACK = timedelta(minutes=3)
-BEGINS = ("CREATE_IN_PROGRESS", "UPDATE_IN_PROGRESS")
+#: how long this release's update may take to show up before the step gives up
+START_SECONDS = 900
 FAILED = ("ROLLBACK_COMPLETE", "ROLLBACK_FAILED", "_FAILED")
 
 
@@ -43,35 +44,41 @@ def _release_of(event: Mapping[str, Any]) -> str | None:
     return release if isinstance(release, str) else None
 
 
+def is_ours(stack: Mapping[str, Any], release: str) -> bool:
+    """The stack is being updated to this release (its ReleaseId parameter)."""
+    parameters = {p["ParameterKey"]: p.get("ParameterValue") for p in stack.get("Parameters", [])}
+    return str(stack["StackStatus"]).endswith("_IN_PROGRESS") and parameters.get("ReleaseId") == release
+
+
 def judge(
-    stack: Mapping[str, Any], events: Sequence[Mapping[str, Any]], release: str, since: datetime
+    stack: Mapping[str, Any], events: Sequence[Mapping[str, Any]], release: str, *, seen_ours: bool
 ) -> Verdict | None:
-    """The outcome of ``release`` from the stack and its events (newest first), or None while it
-    is not known yet. ``since``: when this step began, less LOOKBACK."""
+    """The outcome of ``release``, or None while it is not known. ``events``: the stack's recent
+    events; ``seen_ours``: this release's update was seen in progress."""
     name, status = str(stack["StackName"]), str(stack["StackStatus"])
+    for event in events:
+        ours = event["LogicalResourceId"] == CANARY and _release_of(event) == release
+        if ours and event["ResourceStatus"].endswith("_FAILED"):
+            return Verdict(False, f"{name} {status}: {event.get('ResourceStatusReason', '')}")
     if status.endswith("_IN_PROGRESS"):
         return None
     outputs = {o["OutputKey"]: o["OutputValue"] for o in stack.get("Outputs", [])}
     if outputs.get("ApiCanaryRelease") == release and not status.endswith(FAILED):
         return Verdict(True, f"{name} {status}: {outputs.get('ApiCanaryOutcome', '')}")
-    begun = [e for e in events if e["LogicalResourceId"] == name and e["ResourceStatus"] in BEGINS]
-    if not begun or begun[0]["Timestamp"] < since:
-        return None  # this release's update has not begun yet
-    return _ended(name, status, outputs, [e for e in events if e["Timestamp"] >= begun[0]["Timestamp"]], release)
+    return _ended(name, status, outputs, events, release) if seen_ours else None
 
 
 def _ended(
-    name: str, status: str, outputs: Mapping[str, str], operation: Sequence[Mapping[str, Any]], release: str
+    name: str, status: str, outputs: Mapping[str, str], events: Sequence[Mapping[str, Any]], release: str
 ) -> Verdict:
-    """The verdict on an update of this release that ended without reporting its canary."""
-    for event in operation:
-        ours = event["LogicalResourceId"] == CANARY and _release_of(event) == release
-        if ours and event["ResourceStatus"].endswith("_FAILED"):
-            return Verdict(False, f"{name} {status}: {event.get('ResourceStatusReason', '')}")
+    """This release's update ended without this release's canary outcome."""
     if status.endswith(FAILED):
-        failed = [e for e in operation if e["ResourceStatus"].endswith("_FAILED") and e["LogicalResourceId"] != name]
-        cause = f"{failed[-1]['LogicalResourceId']}: {failed[-1].get('ResourceStatusReason', '')}" if failed else ""
-        return Verdict(False, f"{name} {status} before the API canary decided. {cause}".rstrip())
+        failed = [e for e in events if e["ResourceStatus"].endswith("_FAILED") and e["LogicalResourceId"] != name]
+        canary = [e for e in failed if e["LogicalResourceId"] == CANARY]
+        if canary:  # this release's update, its canary failed (events that do not carry the properties)
+            return Verdict(False, f"{name} {status}: {canary[-1].get('ResourceStatusReason', '')}")
+        cause = f" {failed[-1]['LogicalResourceId']}: {failed[-1].get('ResourceStatusReason', '')}" if failed else ""
+        return Verdict(False, f"{name} {status} before the API canary decided.{cause}")
     if "ApiCanaryRelease" not in outputs:
         return Verdict(True, f"{name} {status}: the stack has no API stage canary (EnableApiCanary is false)")
     return Verdict(False, f"{name} {status}, but its ApiCanaryRelease is not {release}: was ReleaseId passed?")
@@ -81,7 +88,7 @@ def recent_events(cloudformation: Any, stack: str, since: datetime) -> list[dict
     """The stack's events back to ``since`` (newest first)."""
     found: list[dict[str, Any]] = []
     for page in cloudformation.get_paginator("describe_stack_events").paginate(StackName=stack):
-        found += page["StackEvents"]
+        found += [e for e in page["StackEvents"] if e["Timestamp"] >= since]
         if page["StackEvents"] and page["StackEvents"][-1]["Timestamp"] < since:
             break
     return found
@@ -89,16 +96,19 @@ def recent_events(cloudformation: Any, stack: str, since: datetime) -> list[dict
 
 def watch(cloudformation: Any, stack: str, release: str, *, timeout: float, poll: float) -> Verdict:
     since = datetime.now(UTC) - LOOKBACK
-    deadline = time.monotonic() + timeout
+    started = time.monotonic()
+    seen_ours = False
     while True:
         described = cloudformation.describe_stacks(StackName=stack)["Stacks"][0]
-        found = judge(described, recent_events(cloudformation, stack, since), release, since)
+        seen_ours = seen_ours or is_ours(described, release)
+        found = judge(described, recent_events(cloudformation, stack, since), release, seen_ours=seen_ours)
         if found is not None:
             return found
-        if time.monotonic() >= deadline:
-            status = described["StackStatus"]
-            return Verdict(False, f"no outcome for release {release} within {timeout:.0f} s: {stack} is {status}")
-        print(f"{stack} {described['StackStatus']}: waiting for release {release}", flush=True)
+        waited = time.monotonic() - started
+        status = described["StackStatus"]
+        if waited >= timeout or (not seen_ours and waited >= min(timeout, START_SECONDS)):
+            return Verdict(False, f"no outcome for release {release} within {waited:.0f} s: {stack} is {status}")
+        print(f"{stack} {status}: waiting for release {release}", flush=True)
         time.sleep(poll)
 
 

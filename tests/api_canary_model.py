@@ -9,6 +9,7 @@ from dataclasses import dataclass, field, replace
 
 import boto3
 
+from scripts import emulator_api_canary
 from simple_api.services.api_canary import StageState
 
 
@@ -72,15 +73,4 @@ class Clock:
 
 def quiet_alarm(name: str) -> None:
     """A canary alarm (as template.yaml makes them) in state OK, in the current (moto) account."""
-    cloudwatch = boto3.client("cloudwatch")
-    cloudwatch.put_metric_alarm(
-        AlarmName=name,
-        Namespace="AwsCicd/aws-cicd-prod/ApiCanary",
-        MetricName="CanaryServerErrors",
-        Statistic="Sum",
-        Period=60,
-        EvaluationPeriods=1,
-        Threshold=1,
-        ComparisonOperator="GreaterThanOrEqualToThreshold",
-    )
-    cloudwatch.set_alarm_state(AlarmName=name, StateValue="OK", StateReason="quiet")
+    emulator_api_canary.quiet_alarm(boto3.client("cloudwatch"), name)

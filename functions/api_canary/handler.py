@@ -11,6 +11,7 @@ from typing import Any
 from crhelper import CfnResource
 
 from simple_api.adapters.apigateway import ApiStage, CloudWatchAlarms
+from simple_api.adapters.clients import error_code
 from simple_api.errors import InvalidInput
 from simple_api.observability import logger
 from simple_api.services import api_canary
@@ -46,7 +47,13 @@ def delete(event: dict[str, Any], context: Any) -> None:
         wanted = api_canary.parse(event["ResourceProperties"])
     except InvalidInput:
         return  # a create that never got valid properties left nothing behind
-    api_canary.close(wanted, ApiStage(wanted.rest_api_id, wanted.stage))
+    try:
+        api_canary.close(wanted, ApiStage(wanted.rest_api_id, wanted.stage))
+    except Exception as error:
+        if error_code(error) not in ("AccessDeniedException", "NotFoundException"):
+            raise
+        # a REST API this stack no longer has (its function may touch only the current one)
+        logger.info("no stage to close", rest_api=wanted.rest_api_id, error=error_code(error))
 
 
 def lambda_handler(event: dict[str, Any], context: Any) -> None:

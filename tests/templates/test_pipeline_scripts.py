@@ -261,38 +261,52 @@ def described(status: str, **outputs: str):
     }
 
 
-def test_the_watch_waits_while_the_update_runs_and_until_it_has_begun():
-    began = [stack_event("aws-cicd-prod", "UPDATE_IN_PROGRESS", 1)]
-    assert api_canary_watch.judge(described("UPDATE_IN_PROGRESS"), began, RELEASE, SINCE) is None
-    old = [
-        stack_event("aws-cicd-prod", "UPDATE_ROLLBACK_COMPLETE", -20),
-        stack_event("aws-cicd-prod", "UPDATE_IN_PROGRESS", -30),
-    ]
-    assert api_canary_watch.judge(described("UPDATE_ROLLBACK_COMPLETE"), old, RELEASE, SINCE) is None
+def test_the_watch_waits_until_this_releases_update_has_shown_up_and_ended():
+    running = described("UPDATE_IN_PROGRESS") | {
+        "Parameters": [{"ParameterKey": "ReleaseId", "ParameterValue": RELEASE}]
+    }
+    assert api_canary_watch.is_ours(running, RELEASE) and not api_canary_watch.is_ours(running, "other")
+    assert api_canary_watch.judge(running, [], RELEASE, seen_ours=True) is None
+    earlier = described("UPDATE_ROLLBACK_COMPLETE")  # a failure before this release's update showed up
+    assert api_canary_watch.judge(earlier, [], RELEASE, seen_ours=False) is None
 
 
 def test_the_watch_passes_with_the_outcome_the_canary_left_for_this_release():
     stack = described("UPDATE_COMPLETE", ApiCanaryRelease=RELEASE, ApiCanaryOutcome="promoted d2 (replacing d1)")
-    verdict = api_canary_watch.judge(stack, [], RELEASE, SINCE)
+    verdict = api_canary_watch.judge(stack, [], RELEASE, seen_ours=False)
     assert verdict == api_canary_watch.Verdict(True, "aws-cicd-prod UPDATE_COMPLETE: promoted d2 (replacing d1)")
 
 
-def test_the_watch_fails_with_the_canarys_reason_when_it_rolled_back():
+def test_the_watch_fails_with_the_canarys_reason_as_soon_as_it_rolled_back():
     events = [
-        stack_event("aws-cicd-prod", "UPDATE_ROLLBACK_COMPLETE", 14),
-        stack_event("ApiStageCanary", "UPDATE_COMPLETE", 13, release="previous-release"),  # the rollback's update
         stack_event(
             "ApiStageCanary", "UPDATE_FAILED", 12, "rolled back: aws-cicd-prod-api-canary-5xx in ALARM", RELEASE
         ),
         stack_event("ApiStageCanary", "UPDATE_IN_PROGRESS", 7, release=RELEASE),
         stack_event("aws-cicd-prod", "UPDATE_IN_PROGRESS", 1),
     ]
-    stack = described("UPDATE_ROLLBACK_COMPLETE", ApiCanaryRelease="previous-release", ApiCanaryOutcome="promoted d1")
-    verdict = api_canary_watch.judge(stack, events, RELEASE, SINCE)
-    assert verdict is not None and not verdict.passed
-    assert (
-        verdict.message == "aws-cicd-prod UPDATE_ROLLBACK_COMPLETE: rolled back: aws-cicd-prod-api-canary-5xx in ALARM"
+    stack = described("UPDATE_ROLLBACK_IN_PROGRESS", ApiCanaryRelease="previous-release")
+    verdict = api_canary_watch.judge(stack, events, RELEASE, seen_ours=True)
+    assert verdict == api_canary_watch.Verdict(
+        False, "aws-cicd-prod UPDATE_ROLLBACK_IN_PROGRESS: rolled back: aws-cicd-prod-api-canary-5xx in ALARM"
     )
+    previous = [
+        stack_event("ApiStageCanary", "UPDATE_FAILED", 2, "rolled back: an earlier release", "previous-release")
+    ]
+    assert api_canary_watch.judge(stack, previous, RELEASE, seen_ours=True) is None
+
+
+def test_the_watch_names_the_canarys_reason_from_events_that_carry_no_properties():
+    events = [
+        stack_event("aws-cicd-prod", "UPDATE_ROLLBACK_COMPLETE", 9),
+        stack_event("ApiStageCanary", "UPDATE_FAILED", 6, "rolled back: aws-cicd-prod-api-canary-5xx in ALARM"),
+        stack_event("aws-cicd-prod", "UPDATE_IN_PROGRESS", 1),
+    ]
+    verdict = api_canary_watch.judge(described("UPDATE_ROLLBACK_COMPLETE"), events, RELEASE, seen_ours=True)
+    assert verdict == api_canary_watch.Verdict(
+        False, "aws-cicd-prod UPDATE_ROLLBACK_COMPLETE: rolled back: aws-cicd-prod-api-canary-5xx in ALARM"
+    )
+    assert api_canary_watch.judge(described("UPDATE_ROLLBACK_COMPLETE"), events, RELEASE, seen_ours=False) is None
 
 
 def test_the_watch_fails_when_the_release_failed_before_the_canary_decided():
@@ -301,7 +315,7 @@ def test_the_watch_fails_when_the_release_failed_before_the_canary_decided():
         stack_event("HomeFunctionAliaslive", "UPDATE_FAILED", 6, "CodeDeploy deployment failed: HomeErrorsAlarm"),
         stack_event("aws-cicd-prod", "UPDATE_IN_PROGRESS", 1),
     ]
-    verdict = api_canary_watch.judge(described("UPDATE_ROLLBACK_COMPLETE"), events, RELEASE, SINCE)
+    verdict = api_canary_watch.judge(described("UPDATE_ROLLBACK_COMPLETE"), events, RELEASE, seen_ours=True)
     assert verdict == api_canary_watch.Verdict(
         False,
         "aws-cicd-prod UPDATE_ROLLBACK_COMPLETE before the API canary decided."
@@ -310,11 +324,10 @@ def test_the_watch_fails_when_the_release_failed_before_the_canary_decided():
 
 
 def test_a_stack_without_the_canary_passes_and_a_missing_release_fails():
-    began = [stack_event("aws-cicd-prod", "UPDATE_IN_PROGRESS", 1)]
-    off = api_canary_watch.judge(described("UPDATE_COMPLETE"), began, RELEASE, SINCE)
+    off = api_canary_watch.judge(described("UPDATE_COMPLETE"), [], RELEASE, seen_ours=True)
     assert off is not None and off.passed and "EnableApiCanary is false" in off.message
     other = described("UPDATE_COMPLETE", ApiCanaryRelease="", ApiCanaryOutcome="no API definition change")
-    unnamed = api_canary_watch.judge(other, began, RELEASE, SINCE)
+    unnamed = api_canary_watch.judge(other, [], RELEASE, seen_ours=True)
     assert unnamed is not None and not unnamed.passed and "was ReleaseId passed?" in unnamed.message
 
 
@@ -325,8 +338,9 @@ def test_make_api_canary_watch_reads_the_stack_as_codebuild_would(aws, capsys, r
         "Outputs": {"ApiCanaryRelease": {"Value": RELEASE}, "ApiCanaryOutcome": {"Value": "no API definition change"}},
     }
     boto3.client("cloudformation").create_stack(StackName="aws-cicd-prod", TemplateBody=json.dumps(template))
-    assert api_canary_watch.main(["aws-cicd-prod", release, "--timeout", "5", "--poll", "1"]) == code
+    assert api_canary_watch.main(["aws-cicd-prod", release, "--timeout", "2", "--poll", "1"]) == code
     printed = capsys.readouterr().out
-    expected = "no API definition change" if code == 0 else "its ApiCanaryRelease is not another-release"
-    assert f"API canary{'' if code == 0 else ' FAILED'}: aws-cicd-prod CREATE_COMPLETE" in printed
-    assert expected in printed
+    if code == 0:
+        assert "API canary: aws-cicd-prod CREATE_COMPLETE: no API definition change" in printed
+    else:  # no update of that release ever showed up
+        assert "API canary FAILED: no outcome for release another-release within" in printed
