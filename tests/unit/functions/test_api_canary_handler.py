@@ -147,6 +147,15 @@ def test_delete_closes_an_open_canary(cloudformation, apigateway, alarm):
     assert body["Status"] == "SUCCESS"
 
 
+@pytest.mark.parametrize(
+    ("code", "status"), [("AccessDeniedException", "SUCCESS"), ("TooManyRequestsException", "FAILED")]
+)
+def test_delete_tolerates_only_a_rest_api_it_may_no_longer_touch(cloudformation, apigateway, alarm, code, status):
+    apigateway.add_client_error("get_stage", service_error_code=code, http_status_code=403)
+    body = invoke(cloudformation, cloudformation.event("Delete", properties(), PhysicalResourceId=f"{API}/{STAGE}"))
+    assert body["Status"] == status
+
+
 def test_delete_of_a_create_that_had_bad_properties_succeeds(cloudformation, apigateway, alarm):
     body = invoke(cloudformation, cloudformation.event("Delete", {"RestApiId": API}, PhysicalResourceId="x"))
     assert body["Status"] == "SUCCESS"
