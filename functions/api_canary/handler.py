@@ -37,7 +37,11 @@ def release(event: dict[str, Any], context: Any) -> str:
     stage = ApiStage(wanted.rest_api_id, wanted.stage)
     outcome = api_canary.release(wanted, stage, api_canary.Watch(CloudWatchAlarms(), progress=_progress), budget)
     logger.info("api canary done", outcome=outcome.summary, release=wanted.release)
-    helper.Data.update(DeploymentId=outcome.deployment_id, Outcome=outcome.summary, Release=wanted.release)
+    # CacheClusterEnabled: the stage's setting (a canary runs without the stage cache); the stage
+    # reads it from here, which makes CloudFormation update the stage after this resource
+    helper.Data.update(
+        DeploymentId=outcome.deployment_id, Outcome=outcome.summary, Release=wanted.release, CacheClusterEnabled="false"
+    )
     return _physical_id(wanted)
 
 

@@ -101,6 +101,7 @@ def test_create_before_the_stage_exists_answers_success_with_the_deployment(clou
         "DeploymentId": "d2",
         "Outcome": "no stage prod yet: it is created on d2",
         "Release": "exec-1",
+        "CacheClusterEnabled": "false",  # the stage takes it from here, so it waits for this resource
     }
 
 
