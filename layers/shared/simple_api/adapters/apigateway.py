@@ -4,7 +4,8 @@ for the API stage canary (simple_api.services.api_canary).
 Every stage change is one UpdateStage call with the documented patch paths: opening sets
 ``/canarySettings/*``; promoting replaces ``/deploymentId`` with the canary's deployment and
 removes ``/canarySettings`` (API Gateway lets a stage with canary settings move only to the
-canary's deployment); closing removes ``/canarySettings``.
+canary's deployment); closing removes ``/canarySettings``. (API Gateway developer guide:
+create-canary-deployment, promote-canary-deployment, delete-canary-deployment.)
 """
 
 from collections.abc import Sequence
