@@ -19,6 +19,12 @@ CHECKOV     := $(CHECKOV_ENV)/bin/checkov
 BUILD_DIR   := .aws-sam
 REPORTS     := .reports
 INFRA       := $(wildcard infra/*.yaml)
+# The Chalice flavour (chalice_app/): chalice package + merge template -> SAM template -> sam build
+CHALICE_DIR   := $(BUILD_DIR)/chalice
+CHALICE_BUILT := $(CHALICE_DIR)/build/template.yaml
+CHALICE_STACK  = aws-cicd-chalice-$(strip $(ENV))
+CHALICE_SOURCES := $(shell find chalice_app layers/shared functions/pre_traffic functions/post_traffic events -type f \
+                     -not -path '*/.chalice/deployments/*' -not -name '*.pyc') scripts/chalice_package.py
 
 # Offline tooling: no telemetry, a region for the translator, no Python downloads by uv.
 export SAM_CLI_TELEMETRY := 0
@@ -32,7 +38,8 @@ PIPELINE_STACK ?= aws-cicd-pipeline  # samconfig.toml [pipeline]
 .PHONY: help run install sam sam-local-engine sam-local-engine-stop test test-journeys test-versions lint format typecheck requirements check-requirements validate cfn-lint build \
         translate checkov unit test-hostile openapi contract test-sam-local test-container sam-local-tier-if-possible test-emulator emulator-tier-if-possible test-ec2-boot ec2-boot-tier-if-possible image-context ec2-bundle ec2-release bench package deploy set-secret destroy clean \
         execution-policy pipeline-artifacts pipeline-clean api-canary-watch pipeline pipeline-destroy put-secret delete-secret \
-        pr secrets secrets-baseline sast sbom sca sca-if-possible hooks
+        pr secrets secrets-baseline sast sbom sca sca-if-possible hooks \
+        chalice-run chalice-package chalice-translate chalice-deploy chalice-destroy
 
 help: ## list the targets
 	@grep -hE '^[a-z0-9-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-20s %s\n", $$1, $$2}'
@@ -96,10 +103,12 @@ sam-local-engine-stop: ## stop the engine sam-local-engine started
 	@bash scripts/docker-engine.sh stop $(ENGINE_DIR)
 
 # ---------------------------------------------------------------- checks
-OFFLINE_CHECKS := lint typecheck check-requirements secrets sast validate cfn-lint translate sbom checkov unit
+OFFLINE_CHECKS := lint typecheck check-requirements secrets sast validate cfn-lint translate chalice-translate sbom \
+                  checkov unit
 
 test: install ## every offline check and gate (what CI runs), then SCA and the Docker and EC2 tiers where they can run
 	@mkdir -p $(REPORTS) && rm -f $(REPORTS)/timings.tsv
+	@$(VENV)/bin/python -m bench.provenance > $(REPORTS)/timings.tree  # make bench reports the timings only on this tree
 	@for stage in $(OFFLINE_CHECKS); do scripts/timed.sh $$stage $(MAKE) $$stage || exit 1; done
 	@scripts/timed.sh journeys $(MAKE) test-journeys
 	@scripts/timed.sh versions $(MAKE) test-versions
@@ -159,8 +168,10 @@ check-requirements: $(UV) ## the layer's requirements match uv.lock
 validate: $(SAM_ENV)/.installed ## sam validate --lint (infra/pipeline.yaml's SAM resources: cfn-lint transforms them too)
 	$(OFFLINE) $(SAM) validate --lint --template-file template.yaml
 
-cfn-lint: $(SAM_ENV)/.installed ## cfn-lint over template.yaml and infra/*.yaml
-	$(CFN_LINT) template.yaml $(INFRA)
+# With awslabs' serverless rules. WS1004 wants a /aws/lambda/<name> group; ours log to their own group
+# with retention through LoggingConfig (a test checks every function's), which the rule cannot see.
+cfn-lint: $(SAM_ENV)/.installed ## cfn-lint (+ the serverless rules) over template.yaml and infra/*.yaml
+	$(CFN_LINT) template.yaml $(INFRA) --append-rules cfn_lint_serverless.rules --ignore-checks WS1004
 
 build: $(SAM_ENV)/.installed ## sam build (cached, parallel)
 	$(OFFLINE) $(SAM) build --cached --parallel --build-dir $(BUILD_DIR)/build
@@ -177,7 +188,7 @@ translate: build ## SAM -> plain CloudFormation offline, per environment, then c
 
 checkov: $(CHECKOV_ENV)/.installed ## checkov over every template and the translated ones (suppressions inline, with reasons)
 	$(CHECKOV) --framework cloudformation --skip-download --compact --quiet \
-	  $(foreach f,template.yaml $(INFRA) $(wildcard $(BUILD_DIR)/translated-*.json),-f $(f))
+	  $(foreach f,template.yaml $(INFRA) $(wildcard $(CHALICE_DIR)/package/template.yaml $(BUILD_DIR)/translated-*.json),-f $(f))
 
 unit: $(VENV)/.installed ## pytest on every core: unit, host, contract and template tests; JUnit + coverage reports
 	mkdir -p $(REPORTS)
@@ -225,7 +236,7 @@ emulator-tier-if-possible: install build
 	  || { printf '\n*** SKIPPED: emulator tier: cannot install ministack (tools/ministack/requirements.txt) ***\n\n'; exit 0; }
 	$(VENV)/bin/python scripts/emulator_tier.py || { rc=$$?; [ $$rc -eq 77 ] || exit $$rc; }
 
-bench: install build ## speed and size figures against baselines -> docs/performance.md (after make test)
+bench: install build ## speed and size figures against same-run baselines -> .reports/performance.md; fails on a missed goal
 	$(VENV)/bin/python bench/run.py
 
 # The EC2 boot path in a local Debian rootfs (the sam local tier's); needs root, else SKIPPED.
@@ -240,6 +251,36 @@ image-context: $(VENV)/.installed ## wheelhouse for docker build (.wheels/); PLA
 
 ec2-bundle: $(VENV)/.installed ## the EC2 application bundle (arm64 wheels) -> .aws-sam/bundle/simple-api.zip
 	$(VENV)/bin/python scripts/build_bundle.py $(BUILD_DIR)/bundle/simple-api.zip --platform manylinux2014_aarch64
+
+# ---------------------------------------------------------------- the Chalice flavour (chalice_app/)
+chalice-run: $(VENV)/.installed ## the Chalice flavour under chalice local on 127.0.0.1:3000 with a local AWS (moto); Ctrl-C stops
+	$(VENV)/bin/python scripts/chalice_local.py $(if $(REAL_AWS),--real-aws)
+
+# chalice package runs on Chalice's dev stage only for its own config; the environment comes from
+# samconfig.toml at deploy time, as for template.yaml.
+$(CHALICE_BUILT): $(CHALICE_SOURCES) $(VENV)/.installed $(SAM_ENV)/.installed
+	rm -rf $(CHALICE_DIR)/package
+	$(OFFLINE) PYTHONPATH=layers/shared $(VENV)/bin/chalice --project-dir chalice_app package --stage dev \
+	  --merge-template $(CURDIR)/chalice_app/merge-template.yaml $(CURDIR)/$(CHALICE_DIR)/package
+	$(VENV)/bin/python scripts/chalice_package.py $(CHALICE_DIR)/package/sam.yaml $(CHALICE_DIR)/package/template.yaml
+	$(OFFLINE) $(SAM) build --template-file $(CHALICE_DIR)/package/template.yaml --build-dir $(CHALICE_DIR)/build \
+	  --cache-dir $(CHALICE_DIR)/cache --cached --parallel
+
+chalice-package: $(CHALICE_BUILT) ## chalice package + merge template + the alias rewrite, then sam build -> .aws-sam/chalice/build/
+
+chalice-translate: $(CHALICE_BUILT) ## the Chalice flavour's template -> plain CloudFormation per environment; cfn-lint on all of it
+	for env in dev prod; do \
+	  $(OFFLINE) $(SAM_ENV)/bin/python scripts/translate.py $(CHALICE_BUILT) samconfig.toml $$env \
+	    $(BUILD_DIR)/translated-chalice-$$env.json; \
+	done
+	$(CFN_LINT) -- $(CHALICE_DIR)/package/template.yaml
+	$(CFN_LINT) --ignore-checks W2001 -- $(BUILD_DIR)/translated-chalice-dev.json $(BUILD_DIR)/translated-chalice-prod.json
+
+chalice-deploy: $(CHALICE_BUILT) ## sam deploy the Chalice flavour as stack aws-cicd-chalice-ENV with samconfig.toml section ENV; PARAMS="K=V ..."
+	SAM="$(abspath $(SAM))" $(VENV)/bin/python scripts/deploy.py --template $(CHALICE_BUILT) --stack-name $(CHALICE_STACK) $(strip $(ENV)) $(PARAMS)
+
+chalice-destroy: $(SAM_ENV)/.installed ## delete the Chalice flavour's ENV stack (asks for confirmation)
+	$(SAM) delete --config-env $(strip $(ENV)) --stack-name $(CHALICE_STACK)
 
 # ---------------------------------------------------------------- delivery (needs AWS credentials)
 ec2-release: build $(VENV)/.installed ## build + upload the EC2 bundle to BUCKET, deploy ENV with EnableEc2=true (blue/green fleet)
@@ -290,4 +331,4 @@ api-canary-watch: $(VENV)/.installed ## (DeployProd stage) follow release RELEAS
 	$(VENV)/bin/python scripts/api_canary_watch.py "$(STACK)" "$(RELEASE)" $(if $(TIMEOUT),--timeout $(TIMEOUT))
 
 clean: ## remove build output and caches (keeps the environments)
-	rm -rf $(BUILD_DIR) $(REPORTS) .mypy_cache .ruff_cache .pytest_cache
+	rm -rf $(BUILD_DIR) $(REPORTS) .mypy_cache .ruff_cache .pytest_cache chalice_app/.chalice/deployments

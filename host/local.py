@@ -55,7 +55,7 @@ def free_port() -> int:
         return int(probe.getsockname()[1])
 
 
-def listen(port: int, what: str, variable: str) -> socket.socket:
+def listen(port: int, what: str, variable: str, command: str = "make run") -> socket.socket:
     """A listening socket on 127.0.0.1:``port`` (0: any free port), to hand down to a child: bound
     here, so a port another program holds fails now, with a message, and no child can end up talking
     to a server it did not start."""
@@ -66,8 +66,8 @@ def listen(port: int, what: str, variable: str) -> socket.socket:
     except OSError as error:
         sock.close()
         raise PortInUse(
-            f"make run: port {port} ({what}) is in use ({error.strerror}); "
-            f"choose another with {variable}=<port>, e.g. make run {variable}={free_port()}"
+            f"{command}: port {port} ({what}) is in use ({error.strerror}); "
+            f"choose another with {variable}=<port>, e.g. {command} {variable}={free_port()}"
         ) from None
     sock.listen(1024)
     sock.set_inheritable(True)
@@ -147,6 +147,19 @@ def start_moto(port: int | socket.socket, environment: Mapping[str, str] | None 
     return process
 
 
+def use_local_aws(environment: dict[str, str], aws_url: str) -> None:
+    """Point a child's AWS SDK at the local AWS, with its credentials and none of the user's."""
+    environment.pop("AWS_PROFILE", None)
+    environment.pop("AWS_SESSION_TOKEN", None)
+    environment.update(
+        AWS_ENDPOINT_URL=aws_url,
+        AWS_DEFAULT_REGION="us-east-1",
+        AWS_REGION="us-east-1",
+        AWS_ACCESS_KEY_ID=LOCAL_CREDENTIALS["aws_access_key_id"],
+        AWS_SECRET_ACCESS_KEY=LOCAL_CREDENTIALS["aws_secret_access_key"],
+    )
+
+
 def child_environment(run_dir: Path | None, extra: Mapping[str, str]) -> dict[str, str]:
     """What every child gets: this environment without the secret, and its run's private directory."""
     environment = {k: v for k, v in os.environ.items() if k != "LOCAL_SECRET"}
@@ -189,17 +202,9 @@ def running(  # noqa: PLR0913 - keyword options of one run
                 aws_url = f"http://127.0.0.1:{aws.getsockname()[1]}"
                 processes.append(start_moto(aws, child_environment(run_dir, {})))
                 seed(aws_url, secret_name, value)
-                extra.update(
-                    AWS_ENDPOINT_URL=aws_url,
-                    AWS_DEFAULT_REGION="us-east-1",
-                    AWS_REGION="us-east-1",
-                    AWS_ACCESS_KEY_ID=LOCAL_CREDENTIALS["aws_access_key_id"],
-                    AWS_SECRET_ACCESS_KEY=LOCAL_CREDENTIALS["aws_secret_access_key"],
-                )
             environment = child_environment(run_dir, {**extra, "HOST_BIND": f"fd://{api.fileno()}"})
-            if aws is not None:
-                environment.pop("AWS_PROFILE", None)
-                environment.pop("AWS_SESSION_TOKEN", None)
+            if aws_url is not None:
+                use_local_aws(environment, aws_url)
             processes.append(
                 subprocess.Popen(  # noqa: S603 - our own venv's gunicorn
                     [str(BIN / "gunicorn"), "-c", str(ROOT / "host" / "gunicorn.conf.py"), "host.wsgi:app"],

@@ -17,7 +17,7 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
 SOURCES = ["host", "functions", "layers/shared/simple_api", "template.yaml", "deploy"]
-SKIP = {"__pycache__", ".mypy_cache"}
+SKIP = {"__pycache__", ".mypy_cache", "Makefile"}  # Makefile: the link to sam build's recipe (scripts/lambda.mk)
 
 
 def pip_python() -> str:

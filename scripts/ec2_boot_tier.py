@@ -21,11 +21,12 @@ import sys
 import tarfile
 import tempfile
 import time
-import urllib.error
-import urllib.request
 import zipfile
 from collections.abc import Iterator
+from http import HTTPStatus
 from pathlib import Path
+
+import requests
 
 ROOT = Path(__file__).resolve().parents[1]
 ROOTFS_TAR = ROOT / ".tools" / "sam-local" / "rootfs.tar"
@@ -135,14 +136,15 @@ def healthcheck(url: str, seconds: float = 60) -> None:
     deadline = time.monotonic() + seconds
     while time.monotonic() < deadline:
         try:
-            with urllib.request.urlopen(url, timeout=5) as reply:  # noqa: S310 - loopback  # nosec B310
-                print(f"[ec2-boot] healthcheck {reply.status}: {reply.read().decode()}")
-                return
-        except urllib.error.HTTPError as error:
-            message = f"[ec2-boot] healthcheck failed with HTTP {error.code}: cfn-signal would report failure"
-            raise SystemExit(message) from None
-        except OSError:
+            reply = requests.get(url, timeout=5, allow_redirects=False)
+        except requests.RequestException:
             time.sleep(0.5)
+            continue
+        if reply.status_code >= HTTPStatus.BAD_REQUEST:  # curl -f
+            message = f"[ec2-boot] healthcheck failed with HTTP {reply.status_code}: cfn-signal would report failure"
+            raise SystemExit(message)
+        print(f"[ec2-boot] healthcheck {reply.status_code}: {reply.text}")
+        return
     raise SystemExit("[ec2-boot] no answer: cfn-signal would report failure")
 
 

@@ -16,14 +16,15 @@ fails when the block is stale.
 import argparse
 import fnmatch
 import json
+import re
 import sys
 from collections import defaultdict
-from collections.abc import Iterable
 from functools import cache
 from pathlib import Path
 from typing import Any
 
 ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))
 PIPELINE = ROOT / "infra" / "pipeline.yaml"
 NESTED = ("infra/network.yaml", "infra/ec2.yaml", "infra/fargate.yaml")
 TRANSLATED = (".aws-sam/translated-dev.json", ".aws-sam/translated-prod.json")
@@ -69,6 +70,18 @@ EXCLUDED: dict[str, str] = {
     "iam:DeleteUserPolicy": "AWS::IAM::Policy on users: ours attach to roles only",
     "iam:GetUserPolicy": "AWS::IAM::Policy on users: ours attach to roles only",
     "iam:PutUserPolicy": "AWS::IAM::Policy on users: ours attach to roles only",
+    "iam:DeleteRolePermissionsBoundary": "an environment's role never loses the pipeline's permissions boundary",
+    "ecs:PutAccountSetting": "ECS account settings (in the cluster schema): ours sets none; they are account-wide",
+    "ecs:PutAccountSettingDefault": "ECS account settings: ours sets none, and none may be account-wide",
+    "ec2:Get*": "a schema wildcard that takes in ec2:GetPasswordData (Windows passwords); nothing of ours needs it",
+    "logs:PutResourcePolicy": "log group resource policies: ours have none (they are account-wide)",
+    "logs:DeleteResourcePolicy": "log group resource policies: ours have none",
+    "logs:DescribeResourcePolicies": "log group resource policies: ours have none",
+    "logs:CreateLogDelivery": "log deliveries to S3 or Firehose: not used",
+    "logs:DeleteLogDelivery": "log deliveries to S3 or Firehose: not used",
+    "logs:PutIndexPolicy": "log field index policies: not used",
+    "logs:DeleteIndexPolicy": "log field index policies: not used",
+    "logs:DescribeIndexPolicies": "log field index policies: not used",
 }
 
 EXTRA: dict[str, str] = {
@@ -86,66 +99,26 @@ EXTRA: dict[str, str] = {
     "ec2:DescribeAvailabilityZones": "Fn::GetAZs in infra/network.yaml",
 }
 
-# Where IAM can pin an action to the environments' resources: (service, resource type) -> ARN patterns.
-# {env} is each of dev and prod; the rest is Fn::Sub syntax.
-ARN = "arn:${AWS::Partition}"
-SCOPES: dict[tuple[str, str], tuple[str, ...]] = {
-    ("iam", "role"): (
-        f"{ARN}:iam::${{AWS::AccountId}}:role/${{StackPrefix}}-{{env}}-*",
-        f"{ARN}:iam::${{AWS::AccountId}}:role/aws-cicd/${{StackPrefix}}-{{env}}-*",
-    ),
-    ("iam", "instance-profile"): (
-        f"{ARN}:iam::${{AWS::AccountId}}:instance-profile/aws-cicd/${{StackPrefix}}-{{env}}-*",
-    ),
-    ("cloudformation", "stack"): (
-        f"{ARN}:cloudformation:${{AWS::Region}}:${{AWS::AccountId}}:stack/${{StackPrefix}}-{{env}}-*/*",
-    ),
-    ("lambda", "function"): (f"{ARN}:lambda:${{AWS::Region}}:${{AWS::AccountId}}:function:${{StackPrefix}}-{{env}}-*",),
-    ("lambda", "layer"): (f"{ARN}:lambda:${{AWS::Region}}:${{AWS::AccountId}}:layer:SharedLayer",),
-    ("lambda", "layerVersion"): (f"{ARN}:lambda:${{AWS::Region}}:${{AWS::AccountId}}:layer:SharedLayer:*",),
-    ("sns", "topic"): (f"{ARN}:sns:${{AWS::Region}}:${{AWS::AccountId}}:${{StackPrefix}}-{{env}}-*",),
-    ("ecr", "repository"): (f"{ARN}:ecr:${{AWS::Region}}:${{AWS::AccountId}}:repository/${{StackPrefix}}-{{env}}-*",),
-    ("kms", "alias"): (f"{ARN}:kms:${{AWS::Region}}:${{AWS::AccountId}}:alias/${{StackPrefix}}-{{env}}-*",),
-    ("kms", "key"): (f"{ARN}:kms:${{AWS::Region}}:${{AWS::AccountId}}:key/*",),
-    ("s3", "object"): ("${ArtifactBucket.Arn}/*",),
-    ("ssm", "parameter"): (f"{ARN}:ssm:${{AWS::Region}}::parameter/aws/service/*",),
-    ("codedeploy", "application"): (
-        f"{ARN}:codedeploy:${{AWS::Region}}:${{AWS::AccountId}}:application:${{StackPrefix}}-{{env}}-*",
-    ),
-    ("codedeploy", "deploymentgroup"): (
-        f"{ARN}:codedeploy:${{AWS::Region}}:${{AWS::AccountId}}:deploymentgroup:${{StackPrefix}}-{{env}}-*",
-    ),
-}
-
-# Roles CloudFormation may hand to a service, and the services (iam:PassedToService).
-PASSED_TO = sorted(
-    {
-        "lambda.amazonaws.com",
-        "apigateway.amazonaws.com",
-        "codedeploy.amazonaws.com",
-        "ec2.amazonaws.com",
-        "ecs-tasks.amazonaws.com",
-        "vpc-flow-logs.amazonaws.com",
-        "application-autoscaling.amazonaws.com",
-        "synthetics.amazonaws.com",
-    }
+#: condition keys a statement may carry, when every call it covers has them
+CONDITION_KEYS = (
+    "iam:PassedToService",
+    "iam:AWSServiceName",
+    "iam:PermissionsBoundary",
+    "iam:PolicyARN",
 )
-SERVICE_LINKED = sorted(
-    {
-        "ecs.amazonaws.com",
-        "autoscaling.amazonaws.com",
-        "elasticloadbalancing.amazonaws.com",
-        "ecs.application-autoscaling.amazonaws.com",
-    }
-)
-SPECIAL = {"iam:PassRole", "iam:CreateServiceLinkedRole"}
-
-POLICIES: dict[str, tuple[str, ...]] = {
-    "ExecutionPolicyApplication": ("lambda", "apigateway", "codedeploy", "cloudwatch", "logs", "sns"),
-    "ExecutionPolicyPlatform": ("iam", "kms", "cloudformation", "ssm", "xray", "s3", "synthetics"),
-    "ExecutionPolicyNetwork": ("ec2", "elasticloadbalancing", "autoscaling"),
-    "ExecutionPolicyContainers": ("ecs", "ecr", "application-autoscaling"),
-}
+TAG_KEYS = ("environment", "project")
+#: services whose actions keep exactly their own patterns: writes there change who may do what
+UNMERGED = {"iam", "kms"}
+POLICY_LIMIT = 6144  # IAM's managed policy size, in characters without white space
+#: the longest each substitution can become (StackPrefix: 11 characters; the longest region name)
+WORST_CASE = {
+    "${AWS::Partition}": "aws-us-gov",
+    "${AWS::Region}": "ap-southeast-4",
+    "${AWS::AccountId}": "0" * 12,
+    "${StackPrefix}": "x" * 11,
+    "${ArtifactBucket.Arn}": "arn:aws-us-gov:s3:::" + "x" * 63,
+    "${PipelineKey.Arn}": "arn:aws-us-gov:kms:ap-southeast-4:000000000000:key/" + "x" * 36,
+}  # samconfig.toml's stack tags, on every taggable resource
 
 
 def _site_packages(env: str) -> Path:
@@ -194,21 +167,6 @@ def handler_permissions(kind: str) -> set[str]:
     return {p for h in ("create", "read", "update", "delete") for p in handlers.get(h, {}).get("permissions", [])}
 
 
-def needed_actions() -> dict[str, set[str]]:
-    """action -> the resource types (or EXTRA) that need it."""
-    needs: dict[str, set[str]] = defaultdict(set)
-    for kind in sorted(resource_types()):
-        for action in handler_permissions(kind):
-            if action not in EXCLUDED:
-                needs[action].add(kind)
-    for action in EXTRA:
-        needs[action].add("EXTRA")
-    unknown = sorted(action for action in needs if not is_iam_action(action))
-    if unknown:
-        sys.exit(f"not IAM actions (Service Authorization Reference): {unknown}; decide in EXCLUDED or EXTRA")
-    return needs
-
-
 def is_iam_action(action: str) -> bool:
     """A real action name, or a wildcard that matches at least one."""
     service, name = action.split(":", 1)
@@ -227,98 +185,376 @@ def accepted_resource_types(action: str) -> set[str] | None:
     return {t for t in types if t}
 
 
-def resources_for(action: str) -> tuple[str, ...]:
-    service = action.split(":", 1)[0]
-    accepted = sorted(kind for kind in accepted_resource_types(action) or () if (service, kind) in SCOPES)
-    if not accepted:
-        return ("*",)
-    return _per_environment(p for kind in accepted for p in SCOPES[(service, kind)])
+def _model() -> Any:
+    from scripts import deploy_permissions  # noqa: PLC0415 - it imports this module
+
+    return deploy_permissions
 
 
-def _per_environment(patterns: Iterable[str]) -> tuple[str, ...]:
-    """Each pattern once per environment where it names one ({env}), else once."""
-    return tuple(dict.fromkeys(p.replace("{env}", env) for p in patterns for env in ENVIRONMENTS))
+def generalize(resource: str, env: str) -> tuple[str, bool]:
+    """A call's concrete ARN -> the pattern the policy grants, and whether the pattern names the
+    environment (else it is the resource type's, and only tags can narrow it)."""
+    model = _model()
+    if resource == "*":
+        return "*", False
+    text = resource.replace(f"arn:{model.PARTITION}:s3:::{model.PIPELINE_BUCKET}", "${ArtifactBucket.Arn}")
+    text = text.replace(model.PIPELINE_KEY, "${PipelineKey.Arn}").replace(model.UUID, "*").replace(model.RANDOM, "*")
+    stack = f"{model.PREFIX}-{env}"
+    named = stack in text
+    if text.startswith("${ArtifactBucket.Arn}/") and not named:  # the build's folder: aws-cicd/<commit>/...
+        return "${ArtifactBucket.Arn}/" + text.split("/", 2)[1] + "/*", True
+    if named:
+        start = text.index(stack) + len(stack)
+        following = text[start : start + 1]
+        text = text[:start].replace(stack, f"${{StackPrefix}}-{env}") + (following + "*" if following else "")
+    elif text.startswith(f"arn:{model.PARTITION}:apigateway:"):
+        text = text.split("::/", 1)[0] + "::/" + ("account" if text.endswith("/account") else "restapis*")
+    elif "${" not in text and "/aws/service/" not in text and "aws-service-role/" not in text:
+        kind = model.arn_kind(resource)
+        if kind and kind.split(":", 1)[1] != "deploymentconfig":
+            service, name = kind.split(":", 1)
+            text = iam_definition()[service]["resources"][name]["arn"]
+            for variable, value in (
+                ("Partition", model.PARTITION),
+                ("Region", model.REGION),
+                ("Account", model.ACCOUNT),
+            ):
+                text = text.replace(f"${{{variable}}}", value)
+            text = re.sub(r"\$\{\w+\}", "*", text)
+    for value, name in (
+        (model.PARTITION, "AWS::Partition"),
+        (model.REGION, "AWS::Region"),
+        (model.ACCOUNT, "AWS::AccountId"),
+    ):
+        text = text.replace(f"arn:{value}:", f"arn:${{{name}}}:").replace(f":{value}:", f":${{{name}}}:")
+    return text, named
+
+
+def _template_value(value: str) -> str:
+    model = _model()
+    value = re.sub(rf"\b{re.escape(model.PREFIX)}-(dev|prod)\b", r"${StackPrefix}-\1", value)
+    text = value.replace(f"arn:{model.PARTITION}:", "arn:${AWS::Partition}:").replace(
+        f":{model.ACCOUNT}:", ":${AWS::AccountId}:"
+    )
+    return text
+
+
+@cache
+def derived() -> dict[tuple[str, str], dict[str, set[str]]]:
+    """(action, pattern) -> the condition values every call under it carries (key -> values); the
+    calls are the deploy model's (scripts/deploy_permissions.py), over every pipeline configuration."""
+    model = _model()
+    seen: dict[tuple[str, str], list[tuple[dict[str, tuple[str, ...]], bool]]] = defaultdict(list)
+    for config in model.CONFIGS:
+        physicals = model.deploy(config)
+        templates = {config.stack: json.loads((ROOT / f".aws-sam/translated-{config.env}.json").read_text())}
+        for request in model.calls(physicals, templates):
+            pattern, named = generalize(request.resource, config.env)
+            seen[(request.action, pattern)].append((dict(request.context), named))
+    found: dict[tuple[str, str], dict[str, set[str]]] = {}
+    for key, calls in seen.items():
+        keys = set(CONDITION_KEYS)
+        if not any(named for _, named in calls):
+            for tag in TAG_KEYS:
+                keys |= {f"aws:ResourceTag/{tag}", f"aws:RequestTag/{tag}"}
+        common = set.intersection(*(set(context) for context, _ in calls)) & keys
+        if any(k.startswith("aws:ResourceTag/") for k in common):  # one kind of tag test is enough
+            common -= {k for k in common if k.startswith("aws:RequestTag/")}
+        found[key] = {k: {_template_value(v) for context, _ in calls for v in context[k]} for k in common}
+        if key[0].lower() in BOUNDARY_ACTIONS and "iam:PermissionsBoundary" not in found[key]:
+            sys.exit(f"{key[0]} on {key[1]}: a role without the permissions boundary (every role needs one)")
+    return found
+
+
+#: role writes the execution role may make only on roles that carry the environment's boundary
+BOUNDARY_ACTIONS = {
+    "iam:createrole",
+    "iam:putrolepermissionsboundary",
+    "iam:putrolepolicy",
+    "iam:deleterolepolicy",
+    "iam:attachrolepolicy",
+    "iam:detachrolepolicy",
+}
+
+
+def needed_actions() -> dict[str, set[str]]:
+    """action -> the patterns it is granted on (the deploy model's calls)."""
+    needs: dict[str, set[str]] = defaultdict(set)
+    for action, pattern in derived():
+        needs[action].add(pattern)
+    unknown = sorted(action for action in needs if not is_iam_action(action))
+    if unknown:
+        sys.exit(f"not IAM actions (Service Authorization Reference): {unknown}; decide in EXCLUDED or EXTRA")
+    return needs
+
+
+def _condition(values: dict[str, set[str]]) -> dict[str, dict[str, list[str]]]:
+    condition: dict[str, dict[str, list[str]]] = {}
+    for key, found in sorted(values.items()):
+        operator = "ArnEquals" if key in ("iam:PolicyARN", "iam:PermissionsBoundary") else "StringEquals"
+        condition.setdefault(operator, {})[key] = sorted(found)
+    return condition
 
 
 def statements() -> dict[str, list[dict[str, Any]]]:
-    """Policy name -> statements, grouped by service and resources."""
-    grouped: dict[tuple[str, tuple[str, ...]], list[str]] = defaultdict(list)
-    for action in sorted(needed_actions(), key=str.lower):
-        if action in SPECIAL:
-            continue
-        grouped[(action.split(":", 1)[0], resources_for(action))].append(action)
-    policies: dict[str, list[dict[str, Any]]] = {name: [] for name in POLICIES}
-    home = {service: name for name, services in POLICIES.items() for service in services}
+    """Policy name -> statements: the model's calls, grouped by service, resources and condition."""
+    # Within one service and one condition, actions and patterns are merged: an action matches only
+    # the resource types it accepts, so another action's pattern adds nothing it could touch that
+    # the merged list does not already name (our names, or our tags); '*' stays apart.
+    merged: dict[tuple[str, str, bool], tuple[set[str], set[str]]] = {}
+    for (action, pattern), values in sorted(derived().items()):
+        service = action.split(":", 1)[0]
+        apart = action if service in UNMERGED else ""
+        key = (service + " " + apart, json.dumps(_condition(values), sort_keys=True), pattern == "*")
+        found_actions, found_patterns = merged.setdefault(key, (set(), set()))
+        found_actions.add(action)
+        found_patterns.add(pattern)
+    grouped: dict[tuple[str, str, tuple[str, ...]], list[str]] = defaultdict(list)
+    for (service, condition, _), (found_actions, found_patterns) in merged.items():
+        group = (service.split(" ", 1)[0], condition, tuple(sorted(found_patterns)))
+        grouped[group] += sorted(found_actions, key=str.lower)
+    everything: list[dict[str, Any]] = []
     count: dict[str, int] = defaultdict(int)
-    for (service, resources), actions in sorted(grouped.items()):
-        if service not in home:
-            sys.exit(f"service {service} has no policy in POLICIES: add it")
-        kind = "NoResourceLevelScope" if resources == ("*",) else "OnTheEnvironments"
+    for (service, condition, resources), actions in sorted(grouped.items()):
+        test = json.loads(condition)
+        kind = "NoResourceLevelScope" if resources == ("*",) else "ByTag" if _tags(test) else "OnTheEnvironments"
         count[service + kind] += 1
         number = str(count[service + kind]) if count[service + kind] > 1 else ""
         sid = service.title().replace("-", "") + kind + number
-        policies[home[service]].append({"Sid": sid, "Action": actions, "Resource": list(resources)})
-    roles = list(_per_environment(SCOPES[("iam", "role")]))
-    policies["ExecutionPolicyPlatform"] += [
-        {
-            "Sid": "PassOnlyTheEnvironmentsRoles",
-            "Action": ["iam:PassRole"],
-            "Resource": roles,
-            "Condition": {"StringEquals": {"iam:PassedToService": PASSED_TO}},
-        },
-        {
-            "Sid": "CreateOnlyTheServiceLinkedRolesTheVariantsUse",
-            "Action": ["iam:CreateServiceLinkedRole"],
-            "Resource": [f"{ARN}:iam::${{AWS::AccountId}}:role/aws-service-role/*"],
-            "Condition": {"StringEquals": {"iam:AWSServiceName": SERVICE_LINKED}},
-        },
-    ]
-    return policies
+        statement: dict[str, Any] = {"Sid": sid, "Action": actions, "Resource": list(resources)}
+        if test:
+            statement["Condition"] = test
+        everything.append(statement)
+    return pack(everything)
+
+
+def size(statements: list[dict[str, Any]]) -> int:
+    """The characters IAM counts for a policy of these statements, with every substitution at its
+    longest."""
+    text = json.dumps(
+        {"Version": "2012-10-17", "Statement": [{"Effect": "Allow", **s} for s in statements]}, separators=(",", ":")
+    )
+    for name, value in WORST_CASE.items():
+        text = text.replace(name, value)
+    return len(text)
+
+
+def pack(statements: list[dict[str, Any]]) -> dict[str, list[dict[str, Any]]]:
+    """Statements, in order, into as few managed policies as IAM's size limit allows."""
+    policies: list[list[dict[str, Any]]] = [[]]
+    for statement in statements:
+        if policies[-1] and size([*policies[-1], statement]) > POLICY_LIMIT:
+            policies.append([])
+        if size([statement]) > POLICY_LIMIT:
+            sys.exit(f"statement {statement['Sid']} alone is over IAM's policy size")
+        policies[-1].append(statement)
+    if len(policies) > 10:
+        sys.exit(f"{len(policies)} managed policies: over IAM's 10 per role")
+    return {f"ExecutionPolicy{number}": policy for number, policy in enumerate(policies, start=1)}
+
+
+def _services(policy: list[dict[str, Any]]) -> list[str]:
+    return sorted({action.split(":")[0] for statement in policy for action in statement["Action"]})
+
+
+def _tags(condition: dict[str, dict[str, list[str]]]) -> bool:
+    return any(key.startswith(("aws:ResourceTag/", "aws:RequestTag/")) for test in condition.values() for key in test)
 
 
 def _scalar(value: str) -> str:
     return f"!Sub '{value}'" if "${" in value else f"'{value}'"
 
 
+ROLE = """\
+  # What CloudFormation may do to the two environment stacks: derived by `make execution-policy`
+  # from every call a deploy makes (scripts/deploy_permissions.py: the resources of the translated
+  # templates, their real ARNs, the registry schemas' handler permissions), grouped and generalized
+  # to the environments' names, or to the resource type with the stack tags where AWS chooses the
+  # name. A test fails when it drifts.
+  CloudFormationExecutionRole:
+    Type: AWS::IAM::Role
+    Properties:
+      Path: /aws-cicd-pipeline/
+      Description: CloudFormation - creates, updates and deletes the dev and prod stacks and nothing else
+      AssumeRolePolicyDocument:
+        Version: '2012-10-17'
+        Statement:
+          - Effect: Allow
+            Principal: {Service: cloudformation.amazonaws.com}
+            Action: sts:AssumeRole
+            Condition:
+              StringEquals: {aws:SourceAccount: !Ref AWS::AccountId}
+      ManagedPolicyArns:
+"""
+
+
+#: what the AWS managed policies the environments' roles attach grant (AWS's published documents)
+MANAGED_POLICIES: dict[str, tuple[str, ...]] = {
+    "service-role/AWSLambdaBasicExecutionRole": ("logs:CreateLogGroup", "logs:CreateLogStream", "logs:PutLogEvents"),
+    "AWSXrayWriteOnlyAccess": (
+        "xray:PutTraceSegments",
+        "xray:PutTelemetryRecords",
+        "xray:GetSamplingRules",
+        "xray:GetSamplingTargets",
+        "xray:GetSamplingStatisticSummaries",
+    ),
+    "service-role/AmazonAPIGatewayPushToCloudWatchLogs": (
+        "logs:CreateLogGroup",
+        "logs:CreateLogStream",
+        "logs:DescribeLogGroups",
+        "logs:DescribeLogStreams",
+        "logs:PutLogEvents",
+        "logs:GetLogEvents",
+        "logs:FilterLogEvents",
+    ),
+}
+
+
+def workload_actions() -> list[str]:
+    """Every action a role of the environment stacks is given: their inline policies and the managed
+    policies they attach (MANAGED_POLICIES; an unknown one stops the generator)."""
+    from cfn_tools import load_yaml  # noqa: PLC0415
+
+    templates = [json.loads((ROOT / path).read_text()) for path in TRANSLATED]
+    templates += [json.loads(json.dumps(load_yaml((ROOT / path).read_text()))) for path in NESTED]
+    found: set[str] = set()
+    for template in templates:
+        for name, resource in template["Resources"].items():
+            properties = resource.get("Properties", {})
+            if resource["Type"] == "AWS::IAM::Role":
+                documents = [p["PolicyDocument"] for p in properties.get("Policies", [])]
+                for managed in properties.get("ManagedPolicyArns", []):
+                    text = managed if isinstance(managed, str) else managed.get("Fn::Sub", "")
+                    key = str(text).split(":policy/", 1)[-1]
+                    if key not in MANAGED_POLICIES:
+                        sys.exit(f"{name} attaches {text}: add what it grants to MANAGED_POLICIES")
+                    found |= set(MANAGED_POLICIES[key])
+            elif resource["Type"] == "AWS::IAM::Policy":
+                documents = [properties["PolicyDocument"]]
+            else:
+                continue
+            for document in documents:
+                found |= {a for statement in _statements_of(document) for a in _listed(statement.get("Action", []))}
+    return sorted(found, key=str.lower)
+
+
+def _statements_of(document: Any) -> list[dict[str, Any]]:
+    """A policy document's statements, through the Fn::If branches a template may wrap them in."""
+    found = []
+    for statement in document.get("Statement", []):
+        if isinstance(statement, dict) and set(statement) == {"Fn::If"}:
+            found += [s for s in statement["Fn::If"][1:] if isinstance(s, dict) and "Action" in s]
+        elif isinstance(statement, dict):
+            found.append(statement)
+    return found
+
+
+def _listed(node: Any) -> list[Any]:
+    return node if isinstance(node, list) else [node]
+
+
+def boundary(env: str) -> list[dict[str, Any]]:
+    """The permissions boundary of ``env``'s roles: what the workloads do, and never IAM, another
+    environment, key policies outside its own keys, or the pipeline."""
+    other = "prod" if env == "dev" else "dev"
+    from scripts.samconfig import parameter_values  # noqa: PLC0415
+
+    other_secret = parameter_values(other)["SecretParameterName"]
+    return [
+        {"Sid": "WhatTheWorkloadsDo", "Effect": "Allow", "Action": workload_actions(), "Resource": ["*"]},
+        {
+            "Sid": "NeverIamOrTheAccount",
+            "Effect": "Deny",
+            "Action": ["iam:*", "organizations:*", "account:*", "sts:AssumeRole"],
+            "Resource": ["*"],
+        },
+        {
+            "Sid": "NeverThePipeline",
+            "Effect": "Deny",
+            "Action": ["codepipeline:*", "codebuild:*", "codeconnections:*", "codestar-connections:*", "signer:*"],
+            "Resource": ["*"],
+        },
+        {
+            "Sid": "NeverThePipelinesBuildOrItsKey",
+            "Effect": "Deny",
+            "NotAction": ["s3:GetObject", "s3:PutObject", "s3:GetBucketLocation", "kms:GenerateDataKey"],
+            "Resource": ["${ArtifactBucket.Arn}", "${ArtifactBucket.Arn}/*", "${PipelineKey.Arn}"],
+        },
+        {
+            "Sid": "NeverOverwriteTheBuild",
+            "Effect": "Deny",
+            "Action": ["s3:PutObject"],
+            "Resource": ["${ArtifactBucket.Arn}/aws-cicd/*", "${ArtifactBucket.Arn}/${StackPrefix}-pipeline/*"],
+        },
+        {
+            "Sid": "NeverTheOtherEnvironment",
+            "Effect": "Deny",
+            "Action": ["*"],
+            "Resource": [
+                f"arn:${{AWS::Partition}}:*:*:*:*${{StackPrefix}}-{other}*",
+                f"arn:${{AWS::Partition}}:ssm:*:*:parameter{other_secret}",
+            ],
+        },
+        {
+            "Sid": "NoKeyPolicyChangesOutsideItsOwnKeys",
+            "Effect": "Deny",
+            "Action": ["kms:PutKeyPolicy", "kms:CreateGrant", "kms:ScheduleKeyDeletion", "kms:DisableKey"],
+            "Resource": ["*"],
+            "Condition": {"StringNotEquals": {"aws:ResourceTag/environment": [env]}},
+        },
+    ]
+
+
+def _render_document(statements: list[dict[str, Any]], lines: list[str]) -> None:
+    for statement in statements:
+        lines += [f"          - Sid: {statement['Sid']}\n", f"            Effect: {statement.get('Effect', 'Allow')}\n"]
+        verb = "NotAction" if "NotAction" in statement else "Action"
+        lines.append(f"            {verb}:\n")
+        lines += [f"              - {_scalar(action)}\n" for action in statement[verb]]
+        lines += ["            Resource:\n"] + [f"              - {_scalar(r)}\n" for r in statement["Resource"]]
+        if "Condition" in statement:
+            lines.append("            Condition:\n")
+            for operator, test in statement["Condition"].items():
+                lines.append(f"              {operator}:\n")
+                for key, values in test.items():
+                    lines.append(f"                {key}:\n")
+                    lines += [f"                  - {_scalar(value)}\n" for value in values]
+
+
 def render() -> str:
-    lines = [BEGIN]
-    for name, policy in statements().items():
-        any_resource = any(s["Resource"] == ["*"] for s in policy)
+    policies = statements()
+    lines = [BEGIN, ROLE] + [f"        - !Ref {name}\n" for name in policies] + ["\n"]
+    for name, policy in policies.items():
         lines += [f"  {name}:\n", "    Type: AWS::IAM::ManagedPolicy\n"]
-        if any_resource:
-            lines += [
-                "    Metadata:\n",
-                "      checkov:\n",
-                "        skip:\n",
-                "          - id: CKV_AWS_111\n",
-                "            comment: these actions accept no resource ARN (Service Authorization Reference)"
-                " or create the resource; CloudFormation alone assumes this role\n",
-                "          - id: CKV_AWS_109\n",
-                "            comment: as above - scoped wherever the action accepts a resource\n",
-                "          - id: CKV_AWS_108\n",
-                "            comment: read actions of the handlers; the role is assumable by CloudFormation only\n",
-                "          - id: CKV_AWS_110\n",
-                "            comment: IAM actions are scoped to the environments' role names; PassRole by service\n",
-                "          - id: CKV_AWS_107\n",
-                "            comment: as above\n",
-            ]
         lines += [
             "    Properties:\n",
             "      Path: /aws-cicd-pipeline/\n",
-            f"      Description: CloudFormation execution role - {', '.join(POLICIES[name])}\n",
+            f"      Description: CloudFormation execution role - {', '.join(_services(policy))}\n",
             "      PolicyDocument:\n",
             "        Version: '2012-10-17'\n",
             "        Statement:\n",
         ]
-        for statement in policy:
-            lines += [f"          - Sid: {statement['Sid']}\n", "            Effect: Allow\n", "            Action:\n"]
-            lines += [f"              - {action}\n" for action in statement["Action"]]
-            lines += ["            Resource:\n"] + [f"              - {_scalar(r)}\n" for r in statement["Resource"]]
-            if "Condition" in statement:
-                ((operator, test),) = statement["Condition"].items()
-                ((key, values),) = test.items()
-                lines += ["            Condition:\n", f"              {operator}:\n", f"                {key}:\n"]
-                lines += [f"                  - {value}\n" for value in values]
+        _render_document(policy, lines)
+        lines.append("\n")
+    for env in ENVIRONMENTS:
+        lines += [
+            f"  {env.title()}PermissionsBoundary:\n",
+            "    Type: AWS::IAM::ManagedPolicy\n",
+            "    Metadata:\n",
+            "      checkov:\n",
+            "        skip:\n",
+            "          - id: CKV_AWS_111\n",
+            "            comment: a permissions boundary grants nothing; it caps the environment's roles, each of which"
+            " scopes its own resources\n",
+            "    Properties:\n",
+            f"      ManagedPolicyName: !Sub '${{StackPrefix}}-{env}-boundary'\n",
+            "      Path: /aws-cicd-pipeline/\n",
+            f"      Description: Permissions boundary of every role of the {env} stacks\n",
+            "      PolicyDocument:\n",
+            "        Version: '2012-10-17'\n",
+            "        Statement:\n",
+        ]
+        _render_document(boundary(env), lines)
         lines.append("\n")
     lines[-1] = END
     return "".join(lines)

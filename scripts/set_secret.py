@@ -17,7 +17,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from scripts.samconfig import parameter_values
+from scripts.samconfig import SAMCONFIG, parameter_values
 from scripts.secret_input import read_secret
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -36,12 +36,20 @@ def _private_parameters(parameters: dict[str, str]) -> Iterator[Path]:
         yield path
 
 
-def deploy(env: str, **changed: str) -> int:
+def deploy(env: str, template: Path | None = None, stack_name: str | None = None, **changed: str) -> int:
     """`sam deploy --config-env ENV` from the project root, so SAM reads samconfig.toml's ENV section
     and the template `sam build` wrote; ``changed`` replaces or adds parameter overrides (a bare
-    --parameter-overrides would drop every samconfig value, so the merged set is passed)."""
+    --parameter-overrides would drop every samconfig value, so the merged set is passed).
+
+    ``template``: another built template (the Chalice flavour); SAM would then look for samconfig.toml
+    beside it, so the project's file is named by path. ``stack_name`` deploys the section's
+    parameters to another stack, with its own upload prefix."""
     sam = os.environ.get("SAM", str(ROOT / ".tools" / "sam" / "bin" / "sam"))
     command = [sam, "deploy", "--config-env", env]
+    if template is not None:
+        command += ["--config-file", str(SAMCONFIG), "--template-file", str(template)]
+    if stack_name:
+        command += ["--stack-name", stack_name, "--s3-prefix", stack_name]
     if not changed:
         return subprocess.call(command, cwd=ROOT)
     with _private_parameters({**parameter_values(env), **changed}) as path:

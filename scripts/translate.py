@@ -55,6 +55,8 @@ def carry_checkov_skips(source: dict[str, Any], translated: dict[str, Any]) -> N
                 "Ref": name
             }:
                 generated.setdefault("Metadata", {})["checkov"] = skips
+                # SAM copies the API's Metadata to the RestApi too, where these checks do not apply
+                translated["Resources"].get(name, {}).get("Metadata", {}).pop("checkov", None)
 
 
 def translate(source: str, parameters: dict[str, str], target: str) -> None:

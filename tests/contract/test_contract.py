@@ -35,6 +35,8 @@ def test_healthcheck(target: Target):
 
 @pytest.mark.parametrize("seconds", ["0", "0.2", "1.5", "2e-1", "+1", ".5", "00"])
 def test_sleep_echoes_the_value_as_given(target: Target, seconds: str):
+    if quote(seconds) != seconds and not target.decodes_path_parameters:
+        pytest.skip("this server passes path parameters still percent-encoded")
     started = time.monotonic()
     reply = fetch(target, f"/sleep/{quote(seconds)}")
     assert (reply.status, reply.body) == (200, f"sleep for {seconds} secs")

@@ -1,7 +1,6 @@
 """`make run`'s process tree: moto + gunicorn on 127.0.0.1, seeded secret, and Ctrl-C leaves nothing;
 the secret in no child's environment; busy ports refused in one line; private run directories."""
 
-import http.server
 import os
 import signal
 import socket
@@ -9,12 +8,13 @@ import subprocess
 import sys
 import threading
 import time
-import urllib.request
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 
 import pytest
 
 from host.local import running, wait_until
+from tests import http
 from tests.factories import ROOT
 
 SECRET = "a-local-secret-for-this-test-99"
@@ -40,6 +40,20 @@ def children(pid: int) -> dict[int, str]:
                 except OSError:
                     continue
                 frontier.append(child)
+    return found
+
+
+def processes_mentioning(text: str, where: str = "cmdline") -> list[int]:
+    """Live processes whose command line (or environment) contains ``text``."""
+    found = []
+    for entry in Path("/proc").iterdir():
+        if entry.name.isdigit() and int(entry.name) != os.getpid():
+            try:
+                content = (entry / where).read_bytes().replace(b"\0", b" ").decode(errors="replace")
+            except OSError:
+                continue
+            if text in content:
+                found.append(int(entry.name))
     return found
 
 
@@ -77,8 +91,7 @@ def test_run_serves_the_seeded_secret_keeps_it_out_of_every_child_and_ctrl_c_sto
     runner = start("--port", str(port), "--aws-port", str(aws_port), LOCAL_SECRET=SECRET)
     try:
         wait_until(f"http://127.0.0.1:{port}/healthcheck", 60, runner)
-        with urllib.request.urlopen(f"http://127.0.0.1:{port}/secret", timeout=10) as reply:
-            body = reply.read().decode()
+        body = http.send(http.session(), "GET", f"http://127.0.0.1:{port}/secret", timeout=10).text
         assert '"Name":"/simple-api/dev/secret"' in body and '"Value":"********99"' in body
         tree = children(runner.pid)
         assert any("host.local_aws" in line for line in tree.values()), f"moto is not running: {tree}"
@@ -99,7 +112,7 @@ def test_run_serves_the_seeded_secret_keeps_it_out_of_every_child_and_ctrl_c_sto
         assert not (Path("/proc") / str(pid)).exists(), f"{tree[pid]} is still running"
 
 
-class Answering(http.server.BaseHTTPRequestHandler):
+class Answering(BaseHTTPRequestHandler):
     """Stands in for another run's moto: answers every request 200."""
 
     def do_GET(self) -> None:
@@ -115,7 +128,7 @@ class Answering(http.server.BaseHTTPRequestHandler):
 @pytest.mark.parametrize("which", ["--port", "--aws-port"])
 def test_a_busy_port_is_one_line_naming_it_and_how_to_choose_another(which):
     """Even a port held by a server that answers (another run's moto) is refused: never adopted."""
-    other = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Answering)
+    other = ThreadingHTTPServer(("127.0.0.1", 0), Answering)
     thread = threading.Thread(target=other.serve_forever, daemon=True)
     thread.start()
     busy = other.server_address[1]
@@ -154,8 +167,7 @@ def test_each_run_has_a_private_directory_and_stopping_one_leaves_the_other(tmp_
                 assert (run.run_dir / "gunicorn.ctl").exists()
         assert not second.run_dir.exists()
         assert (first.run_dir / "gunicorn.ctl").exists()
-        with urllib.request.urlopen(f"{first.url}/healthcheck", timeout=10) as reply:
-            assert reply.status == 200
+        assert http.send(http.session(), "GET", f"{first.url}/healthcheck", timeout=10).status_code == 200
     assert not first.run_dir.exists()
     assert not (tmp_path / ".gunicorn").exists()
 
@@ -170,8 +182,7 @@ def test_the_local_aws_serves_moto_on_the_socket_it_is_given(monkeypatch):
         thread.start()
         try:
             port = sock.getsockname()[1]
-            with urllib.request.urlopen(f"http://127.0.0.1:{port}/moto-api/", timeout=10) as reply:
-                assert reply.status == 200
+            assert http.send(http.session(), "GET", f"http://127.0.0.1:{port}/moto-api/", timeout=10).status_code == 200
             assert os.environ["MOTO_PORT"] == str(port)
         finally:
             moto.shutdown()

@@ -107,6 +107,36 @@ def test_make_destroy_asks_then_deletes_the_environments_stack(user_env):
     assert NO_CREDENTIALS in talk.transcript
 
 
+# ---------------------------------------------------------------- the Chalice flavour
+
+CHALICE_BUILT = ".aws-sam/chalice/build/template.yaml"
+
+
+@pytest.mark.parametrize("environment", ENVIRONMENTS)
+def test_make_chalice_deploy_reads_the_section_for_its_own_stack_and_upload_prefix(user_env, environment):
+    if not (ROOT / CHALICE_BUILT).exists():
+        pytest.fail(f"{CHALICE_BUILT} is missing: make test packages the Chalice flavour first")
+    code, output = run(["make", "-o", CHALICE_BUILT, "chalice-deploy", f"ENV={environment}"], debug(user_env))
+    assert code != 0
+    expanded = sam_expansion(output)
+    stack = f"aws-cicd-chalice-{environment}"
+    assert (expanded.stack_name, expanded.template_file) == (stack, str(ROOT / CHALICE_BUILT))
+    assert f"--s3_prefix={stack} " in output  # its uploads apart from the SAM stack's
+    assert expanded.parameters == parameter_values(environment)
+    assert expanded.tags == tags(environment)
+    assert f"Loading configuration values from [{environment}.['deploy'].parameters]" in output
+    assert NO_CREDENTIALS in output, output[-2000:]
+
+
+def test_make_chalice_destroy_asks_about_the_chalice_stack_only(user_env):
+    talk = converse(
+        ["make", "chalice-destroy", "ENV=prod"], lambda prompt: "n", cwd=ROOT, env=debug(user_env), timeout=120
+    )
+    (asked,) = [p.label for p in talk.prompts]
+    assert "delete the stack aws-cicd-chalice-prod" in asked
+    assert talk.returncode == 0 and "credentials" not in talk.transcript  # "no": nothing was tried
+
+
 # ---------------------------------------------------------------- the README's guided deploy
 def readme_walkthrough() -> dict[str, str | None]:
     """The README's table of guided prompts that need an answer other than Enter: prompt label ->

@@ -16,6 +16,12 @@ from tests.factories import ROOT
 
 BUILD = ROOT / ".aws-sam"
 ENVIRONMENTS = ("dev", "prod")
+#: the SAM source of each flavour (`make chalice-package` writes the Chalice one) and its translations
+#: (`make translate`: translated-dev.json ...; `make chalice-translate`: translated-chalice-dev.json ...)
+SOURCES = {"sam": "template.yaml", "chalice": ".aws-sam/chalice/package/template.yaml"}
+TRANSLATIONS = {
+    f"{prefix}{env}": flavour for flavour, prefix in (("sam", ""), ("chalice", "chalice-")) for env in ENVIRONMENTS
+}
 #: DeploymentPreference types SAM knows (sam-property-function-deploymentpreference)
 SAM_DEPLOYMENT_TYPES = frozenset(
     {"AllAtOnce"}
@@ -58,8 +64,15 @@ def plain(node: Any) -> Any:
 
 @cache
 def load_template(path: str = "template.yaml") -> dict[str, Any]:
+    if not (ROOT / path).exists():
+        pytest.fail(f"{path} is missing: `make chalice-package` writes it (make test runs it first)")
     document: dict[str, Any] = plain(load_yaml((ROOT / path).read_text()))
     return document
+
+
+def environment_of(translation: str) -> str:
+    """The samconfig section a translation was made with: chalice-prod -> prod."""
+    return translation.removeprefix("chalice-")
 
 
 def parameter_overrides(env: str) -> dict[str, str]:
@@ -82,6 +95,13 @@ def template() -> dict[str, Any]:
 
 @pytest.fixture(params=ENVIRONMENTS)
 def translated(request: pytest.FixtureRequest) -> dict[str, Any]:
+    """The SAM flavour's translations."""
+    return load_translated(request.param)
+
+
+@pytest.fixture(params=TRANSLATIONS)
+def any_translated(request: pytest.FixtureRequest) -> dict[str, Any]:
+    """Every translation of both flavours: for the house policies both must keep."""
     return load_translated(request.param)
 
 
@@ -90,11 +110,18 @@ def resources(template: dict[str, Any], kind: str) -> dict[str, dict[str, Any]]:
 
 
 def api_functions(template: dict[str, Any]) -> dict[str, dict[str, Any]]:
-    """Functions behind an API route."""
+    """Functions behind an API route: those with Api events (SAM) or those an API Gateway permission
+    names, or names the alias of (Chalice's one function, routed by its swagger definition)."""
+    permitted = {
+        str(permission["Properties"]["FunctionName"].get("Ref", "")).removesuffix(".Alias")
+        for permission in resources(template, "AWS::Lambda::Permission").values()
+        if permission["Properties"].get("Principal") == "apigateway.amazonaws.com"
+        and isinstance(permission["Properties"].get("FunctionName"), dict)
+    }
     return {
         name: r
         for name, r in resources(template, "AWS::Serverless::Function").items()
-        if any(e["Type"] == "Api" for e in r["Properties"].get("Events", {}).values())
+        if name in permitted or any(e["Type"] == "Api" for e in r["Properties"].get("Events", {}).values())
     }
 
 

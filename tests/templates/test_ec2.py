@@ -6,6 +6,7 @@ import re
 
 import pytest
 
+from scripts import execution_policy
 from tests.factories import ROOT
 from tests.templates.conftest import evaluate, load_template, resources, walk
 
@@ -163,7 +164,10 @@ def test_the_instance_role_reads_exactly_its_bundle_secret_logs_and_stack():
     assert by_sid["ReadTheBundle"]["Resource"] == {"Fn::Sub": "arn:${AWS::Partition}:s3:::${BundleBucket}/${BundleKey}"}
     assert by_sid["ReadTheSecretParameter"]["Action"] == "ssm:GetParameter"
     assert by_sid["BootThroughCloudFormation"]["Resource"] == {"Ref": "AWS::StackId"}
-    assert not any(s.get("Resource") == "*" for s in by_sid.values())
+    anywhere = [sid for sid, s in by_sid.items() if s.get("Resource") == "*"]
+    assert anywhere == ["SessionManagerChannelsHaveNoResourceLevelPermission"]  # ssmmessages, ec2messages
+    channels = by_sid[anywhere[0]]["Action"]
+    assert all(execution_policy.accepted_resource_types(a) == set() for a in channels), channels
     assert props(ec2(), "InstanceRole")["Path"] == {"Ref": "RolePath"}
 
 

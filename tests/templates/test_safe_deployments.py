@@ -5,16 +5,27 @@ import re
 
 import pytest
 
+from tests.factories import EVENTS
 from tests.templates.conftest import (
     ENVIRONMENTS,
     SAM_DEPLOYMENT_TYPES,
+    SOURCES,
+    TRANSLATIONS,
     api_functions,
+    environment_of,
+    evaluate,
     load_template,
     load_translated,
     parameter_overrides,
     resources,
     walk,
 )
+
+#: what serves the API in each flavour: a function per route, or Chalice's one function for all
+API_FUNCTIONS = {
+    "sam": {"HomeFunction", "HealthcheckFunction", "SleepFunction", "SecretFunction"},
+    "chalice": {"APIHandler"},
+}
 
 
 def deployment_type_problems(template, overrides_by_env):
@@ -35,9 +46,10 @@ def deployment_type_problems(template, overrides_by_env):
     return problems
 
 
-def test_deployment_types_are_from_the_allowed_set(template):
+@pytest.mark.parametrize("flavour", SOURCES)
+def test_deployment_types_are_from_the_allowed_set(flavour):
     overrides = {env: parameter_overrides(env) for env in ENVIRONMENTS}
-    assert deployment_type_problems(template, overrides) == []
+    assert deployment_type_problems(load_template(SOURCES[flavour]), overrides) == []
 
 
 @pytest.mark.parametrize("where", ["allowed", "samconfig", "function"])
@@ -58,9 +70,10 @@ def test_dev_shifts_all_at_once_and_prod_by_canary():
     assert re.fullmatch(r"(Canary|Linear)10Percent.*", parameter_overrides("prod")["DeploymentType"])
 
 
-def test_every_api_function_has_alias_preference_alarms_and_hook(template):
-    functions = api_functions(template)
-    assert set(functions) == {"HomeFunction", "HealthcheckFunction", "SleepFunction", "SecretFunction"}
+@pytest.mark.parametrize("flavour", SOURCES)
+def test_every_api_function_has_alias_preference_alarms_and_hook(flavour):
+    functions = api_functions(load_template(SOURCES[flavour]))
+    assert set(functions) == API_FUNCTIONS[flavour]
     for name, function in functions.items():
         properties = function["Properties"]
         assert properties["AutoPublishAlias"] == "live", name
@@ -117,7 +130,7 @@ def referenced(node, template, through_conditions=True):
 
 
 def versioned_configuration(template, name):
-    defaults = template["Globals"]["Function"]
+    defaults = template.get("Globals", {}).get("Function", {})
     own = template["Resources"][name]["Properties"]
     merged = {key: own.get(key, defaults.get(key)) for key in VERSIONED if key in own or key in defaults}
     merged["Environment"] = {
@@ -127,15 +140,24 @@ def versioned_configuration(template, name):
     return merged
 
 
-def test_a_layer_change_publishes_new_versions(template):
-    assert template["Resources"]["SharedLayer"]["Properties"]["PublishLambdaVersion"] is True
+#: every function behind the live alias, in either flavour
+VERSIONED_FUNCTIONS = [
+    *(("sam", name) for name in ("HomeFunction", "HealthcheckFunction", "SleepFunction", "SecretFunction")),
+    ("chalice", "APIHandler"),
+]
 
 
-@pytest.mark.parametrize("name", ["HomeFunction", "HealthcheckFunction", "SleepFunction", "SecretFunction"])
-def test_each_version_description_names_exactly_the_parameters_that_feed_its_configuration(template, name):
+@pytest.mark.parametrize("flavour", SOURCES)
+def test_a_layer_change_publishes_new_versions(flavour):
+    assert load_template(SOURCES[flavour])["Resources"]["SharedLayer"]["Properties"]["PublishLambdaVersion"] is True
+
+
+@pytest.mark.parametrize(("flavour", "name"), VERSIONED_FUNCTIONS)
+def test_each_version_description_names_exactly_the_parameters_that_feed_its_configuration(flavour, name):
     """SAM hashes the function's properties before resolving parameters, so a parameter change would
     publish nothing; the version's description (replaced, so republished, when it changes) names
     each such parameter's value. A secret (NoEcho) parameter only through its condition."""
+    template = load_template(SOURCES[flavour])
     description = template["Resources"][name]["Properties"]["VersionDescription"]
     feeding = referenced(versioned_configuration(template, name), template)
     named = referenced(description, template)
@@ -144,9 +166,9 @@ def test_each_version_description_names_exactly_the_parameters_that_feed_its_con
     assert not secret & referenced(description, template, through_conditions=False)
 
 
-def longest(parameter):
+def longest(template, parameter):
     """The longest value a parameter's constraints allow."""
-    spec = load_template()["Parameters"][parameter]
+    spec = template["Parameters"][parameter]
     if "AllowedValues" in spec:
         return max(len(str(v)) for v in spec["AllowedValues"])
     if "MaxLength" in spec:
@@ -157,18 +179,40 @@ def longest(parameter):
     return 1 + max(counts)  # our patterns: a fixed first character then {n,m}
 
 
-@pytest.mark.parametrize("name", ["HomeFunction", "HealthcheckFunction", "SleepFunction", "SecretFunction"])
-def test_every_allowed_parameter_value_fits_the_version_description(template, name):
+@pytest.mark.parametrize(("flavour", "name"), VERSIONED_FUNCTIONS)
+def test_every_allowed_parameter_value_fits_the_version_description(flavour, name):
+    template = load_template(SOURCES[flavour])
     description = template["Resources"][name]["Properties"]["VersionDescription"]["Fn::Sub"]
     text, variables = (description, {}) if isinstance(description, str) else description
-    worst = re.sub(r"\$\{([^}]+)\}", lambda m: "x" * longest(m.group(1)) if m.group(1) not in variables else "", text)
+    worst = re.sub(
+        r"\$\{([^}]+)\}", lambda m: "x" * longest(template, m.group(1)) if m.group(1) not in variables else "", text
+    )
     worst += "x" * max(
         (max(len(v) for v in walk(value) if isinstance(v, str)) for value in variables.values()), default=0
     )
     assert len(worst) <= 256, f"{name}: up to {len(worst)} characters; Lambda allows 256"
 
 
-def test_alarms_watch_the_new_version_only(template):
+@pytest.mark.parametrize("flavour", SOURCES)
+def test_the_pre_traffic_hook_tests_the_function_of_every_fixture_in_either_flavour(flavour):
+    template = load_template(SOURCES[flavour])
+    hook = template["Resources"]["PreTrafficFunction"]["Properties"]
+    assert "AutoPublishAlias" not in hook and "DeploymentPreference" not in hook
+    text = hook["Environment"]["Variables"]["PRE_TRAFFIC_TARGETS"]["Fn::Sub"]
+    targets = dict(item.split("=", 1) for item in text.split(","))
+    # every fixture's function is a target (events/<function>_<case>.json), each the new version of
+    # the function serving it: its own in the SAM flavour, the one Chalice function in the other
+    assert set(targets) == {path.name.rsplit("_", 1)[0] for path in EVENTS.glob("*_*.json")}
+    for folder, version in targets.items():
+        (serving,) = [
+            name for name in api_functions(template) if flavour == "chalice" or name == f"{folder.title()}Function"
+        ]
+        assert version == f"${{{serving}.Version}}", folder
+
+
+@pytest.mark.parametrize("flavour", SOURCES)
+def test_alarms_watch_the_new_version_only(flavour):
+    template = load_template(SOURCES[flavour])
     for name in api_functions(template):
         stem = name.removesuffix("Function")
         version = {"Fn::Select": [7, {"Fn::Split": [":", {"Ref": f"{name}.Version"}]}]}
@@ -180,13 +224,15 @@ def test_alarms_watch_the_new_version_only(template):
         assert {"Name": "function_version", "Value": version} in dimensions
 
 
-@pytest.mark.parametrize("env", ENVIRONMENTS)
-def test_translation_has_alias_deployment_group_with_alarms_and_hook_per_function(env, template):
-    translated = load_translated(env)
+@pytest.mark.parametrize("translation", TRANSLATIONS)
+def test_translation_has_alias_deployment_group_with_alarms_and_hook_per_function(translation):
+    translated = load_translated(translation)
     groups = resources(translated, "AWS::CodeDeploy::DeploymentGroup")
     aliases = resources(translated, "AWS::Lambda::Alias")
-    expected_type = parameter_overrides(env)["DeploymentType"]
-    for name in api_functions(template):
+    expected_type = parameter_overrides(environment_of(translation))["DeploymentType"]
+    functions = api_functions(load_template(SOURCES[TRANSLATIONS[translation]]))
+    assert set(aliases) == {f"{name}Aliaslive" for name in functions}
+    for name in functions:
         stem = name.removesuffix("Function")
         alias = aliases[f"{name}Aliaslive"]
         update = alias["UpdatePolicy"]["CodeDeployLambdaAliasUpdate"]
@@ -201,7 +247,7 @@ def test_translation_has_alias_deployment_group_with_alarms_and_hook_per_functio
         assert group["ServiceRoleArn"] == {"Fn::GetAtt": ["CodeDeployRole", "Arn"]}
 
 
-def test_no_stray_stage_named_stage(translated):
-    assert [s["Properties"]["StageName"] for s in resources(translated, "AWS::ApiGateway::Stage").values()] == [
+def test_no_stray_stage_named_stage(any_translated):
+    assert [s["Properties"]["StageName"] for s in resources(any_translated, "AWS::ApiGateway::Stage").values()] == [
         {"Ref": "Environment"}
     ]

@@ -1,13 +1,15 @@
 """Settings, read from the environment once per container (on first use, never at import).
 
 Tests and the local host call ``get_settings.cache_clear()`` after changing the environment.
+A NamedTuple, not a dataclass: importing ``dataclasses`` was 5 ms (7 %) of the /sleep and /secret
+cold import, and nothing else a handler loads needs it (docs/decisions.md).
 """
 
 import math
 import os
 from collections.abc import Mapping
-from dataclasses import dataclass
 from functools import cache
+from typing import NamedTuple
 
 from simple_api.errors import ConfigurationError
 
@@ -17,8 +19,7 @@ DEFAULT_MAX_SLEEP_SECONDS = 25.0
 DEFAULT_SECRET_MAX_AGE_SECONDS = 300
 
 
-@dataclass(frozen=True, slots=True)
-class Settings:
+class Settings(NamedTuple):
     max_sleep_seconds: float = DEFAULT_MAX_SLEEP_SECONDS
     secret_parameter_name: str | None = None
     secret_max_age_seconds: int = DEFAULT_SECRET_MAX_AGE_SECONDS

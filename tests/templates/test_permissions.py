@@ -1,0 +1,205 @@
+"""Permissions evaluated, not listed (scripts/deploy_permissions.py, scripts/iam_eval.py): every call a
+pipeline deploy makes, against the resources' real ARNs, through IAM's evaluation of the execution
+role; the ordering of what must exist first; and the permissions boundary that closes the path from
+"can push to the branch" to "is account admin". Each check is shown able to fail."""
+
+import copy
+from functools import cache
+from typing import Any
+
+import pytest
+
+from scripts import deploy_permissions as model
+from scripts import execution_policy
+from scripts.iam_eval import Request, allowed, condition_holds, decision, wildcard
+
+
+# ---------------------------------------------------------------- IAM's matching rules (IAM User Guide)
+@pytest.mark.parametrize(
+    ("pattern", "value", "fold", "expected"),
+    [
+        ("*", "anything:at/all", False, True),
+        ("arn:aws:s3:::bucket/*", "arn:aws:s3:::bucket/a/b/c", False, True),  # * spans / and :
+        ("arn:aws:iam::1:role/app-*", "arn:aws:iam::1:role/app-x", False, True),
+        ("arn:aws:iam::1:role/app-*", "arn:aws:iam::1:role/App-x", False, False),  # resources: case matters
+        ("iam:Create*", "IAM:createrole", True, True),  # actions: case does not
+        ("s3:Get?bject", "s3:GetObject", True, True),
+        ("s3:Get?bject", "s3:GetObjekt", True, False),
+        ("a[b]c", "a[b]c", False, True),  # brackets are not special in IAM
+        ("a[b]c", "abc", False, False),
+    ],
+)
+def test_wildcards_follow_iam(pattern, value, fold, expected):
+    assert wildcard(pattern, value, fold=fold) is expected
+
+
+@pytest.mark.parametrize(
+    ("condition", "context", "expected"),
+    [
+        ({"StringEquals": {"k": ["a", "b"]}}, {"k": ("b",)}, True),  # any listed value
+        ({"StringEquals": {"k": "a", "j": "b"}}, {"k": ("a",)}, False),  # every key; j is absent
+        ({"StringEquals": {"K": "a"}}, {"k": ("a",)}, True),  # key names fold case
+        ({"StringNotEquals": {"k": "a"}}, {}, True),  # a negated operator holds when the key is absent
+        ({"StringNotEquals": {"k": "a"}}, {"k": ("a",)}, False),
+        ({"StringEqualsIfExists": {"k": "a"}}, {}, True),
+        ({"ArnLike": {"k": "arn:aws:iam::*:policy/x-*"}}, {"k": ("arn:aws:iam::1:policy/x-y",)}, True),
+        ({"Null": {"k": "true"}}, {}, True),
+        ({"Null": {"k": "false"}}, {}, False),
+        ({"ForAllValues:StringEquals": {"k": ["a", "b"]}}, {"k": ("a", "c")}, False),
+        ({"ForAnyValue:StringEquals": {"k": ["a", "b"]}}, {"k": ("a", "c")}, True),
+    ],
+)
+def test_conditions_follow_iam(condition, context, expected):
+    assert condition_holds(condition, context) is expected
+
+
+def test_an_explicit_deny_wins_and_a_boundary_caps():
+    grant = [{"Effect": "Allow", "Action": "s3:*", "Resource": "*"}]
+    deny = [*grant, {"Effect": "Deny", "Action": "s3:DeleteObject", "Resource": "arn:aws:s3:::b/*"}]
+    request = Request("s3:DeleteObject", "arn:aws:s3:::b/k")
+    assert decision(grant, request) == "allow" and decision(deny, request) == "deny"
+    assert decision([], request) == "implicit"
+    boundary = [{"Effect": "Allow", "Action": "s3:GetObject", "Resource": "*"}]
+    assert allowed(Request("s3:GetObject", "arn:aws:s3:::b/k"), grant, boundary)
+    assert not allowed(request, grant, boundary)
+    not_action = [{"Effect": "Deny", "NotAction": "s3:GetObject", "Resource": "*"}, *grant]
+    assert decision(not_action, request) == "deny"
+
+
+# ---------------------------------------------------------------- every call of every pipeline deploy
+@cache
+def statements():
+    return model.execution_role_statements()
+
+
+@pytest.mark.parametrize("config", model.CONFIGS, ids=lambda c: f"{c.env}{'-variants' if c.variants else ''}")
+def test_every_call_of_a_pipeline_deploy_is_allowed_and_in_order(config):
+    verdict = model.check(config, statements())
+    assert verdict.checked > 500
+    assert [f"{r.action} {r.resource} [{r.why}]" for r in verdict.denied] == []
+    assert model.ordering_problems(model.deploy(config)) == []
+
+
+def test_the_model_knows_the_names_aws_will_give():
+    physicals = {(p.stack, p.logical): p for p in model.deploy(model.Config("prod", variants=True))}
+    nested = next(stack for stack, logical in physicals if stack.startswith("aws-cicd-prod-Ec2Stack-"))
+    role = physicals[(nested, "InstanceRole")].arns["iam:role"]
+    assert role == f"arn:aws:iam::{model.ACCOUNT}:role/aws-cicd/aws-cicd-prod/{nested}-InstanceRole-{model.RANDOM}"
+    canary = physicals[("aws-cicd-prod", "ContractCanary")]
+    assert canary.arns["lambda:function"].split(":function:")[1].startswith("cwsyn-aws-cicd-prod-")
+    layer = next(p for (stack, _), p in physicals.items() if p.kind == "AWS::Lambda::LayerVersion")
+    assert layer.arns["lambda:layer"].endswith(":layer:aws-cicd-prod-shared")
+
+
+def _planted(env, name, resource):
+    translated = copy.deepcopy(model.translated_template(env))
+    translated["Resources"][name] = resource
+    return translated
+
+
+def _denied(config, translated):
+    return [(r.action, r.resource) for r in model.check(config, statements(), translated).denied]
+
+
+DEV = model.Config("dev", variants=False)
+ROLE: dict[str, Any] = {
+    "Type": "AWS::IAM::Role",
+    "Properties": {
+        "AssumeRolePolicyDocument": {"Statement": []},
+        "PermissionsBoundary": model.boundary_arn("dev"),
+    },
+}
+
+
+def test_a_resource_under_a_path_the_role_does_not_cover_is_denied():
+    planted = copy.deepcopy(ROLE)
+    planted["Properties"]["Path"] = "/elsewhere/"
+    assert ("iam:CreateRole", f"arn:aws:iam::{model.ACCOUNT}:role/elsewhere/aws-cicd-dev-Planted-{model.RANDOM}") in (
+        _denied(DEV, _planted("dev", "Planted", planted))
+    )
+
+
+def test_what_a_service_creates_with_the_callers_rights_is_checked_too():
+    canary = copy.deepcopy(model.translated_template("dev")["Resources"]["ContractCanary"])
+    canary["Properties"]["Name"] = "other-canary"  # Synthetics makes cwsyn-other-canary-<id> as the caller
+    denied = _denied(DEV, _planted("dev", "OtherCanary", canary))
+    assert any(action == "lambda:CreateFunction" and ":function:cwsyn-other-canary-" in arn for action, arn in denied)
+
+
+def test_a_stage_that_logs_before_the_account_role_is_reported():
+    translated = copy.deepcopy(model.translated_template("dev"))
+    api = next(name for name, r in translated["Resources"].items() if r["Type"] == "AWS::ApiGateway::RestApi")
+    translated["Resources"][api]["Properties"]["Description"] = "no longer names the account setting"
+    problems = model.ordering_problems(model.deploy(DEV, translated))
+    assert any("ApiGatewayAccount" in problem for problem in problems)
+
+
+def test_a_function_that_runs_before_its_policy_is_attached_is_reported():
+    translated = copy.deepcopy(model.translated_template("dev"))
+    del translated["Resources"]["SecretFunction"]["Properties"]["Environment"]["Variables"]["SECRET_KEY_GRANT"]
+    problems = model.ordering_problems(model.deploy(DEV, translated))
+    assert any("SecretFunction" in problem and "SecretKeyReadPolicy" in problem for problem in problems)
+
+
+# ---------------------------------------------------------------- no path from "can push" to "is admin"
+def test_a_role_without_the_boundary_cannot_be_created():
+    planted = copy.deepcopy(ROLE)
+    del planted["Properties"]["PermissionsBoundary"]
+    denied = _denied(DEV, _planted("dev", "Planted", planted))
+    assert ("iam:CreateRole", f"arn:aws:iam::{model.ACCOUNT}:role/aws-cicd-dev-Planted-{model.RANDOM}") in denied
+
+
+def test_a_role_with_another_environments_boundary_cannot_be_created():
+    planted = copy.deepcopy(ROLE)
+    planted["Properties"]["PermissionsBoundary"] = model.boundary_arn("prod")
+    assert any(a == "iam:CreateRole" for a, _ in _denied(DEV, _planted("dev", "Planted", planted)))
+
+
+def test_a_policy_outside_the_boundary_cannot_be_attached():
+    planted = copy.deepcopy(ROLE)
+    planted["Properties"]["ManagedPolicyArns"] = ["arn:aws:iam::aws:policy/AdministratorAccess"]
+    denied = _denied(DEV, _planted("dev", "Planted", planted))
+    assert ("iam:AttachRolePolicy", f"arn:aws:iam::{model.ACCOUNT}:role/aws-cicd-dev-Planted-{model.RANDOM}") in denied
+
+
+@pytest.mark.parametrize("action", ["iam:DeleteRolePermissionsBoundary", "iam:CreateUser", "iam:CreatePolicyVersion"])
+def test_the_execution_role_can_never_drop_the_boundary_or_write_other_identities(action):
+    role = f"arn:aws:iam::{model.ACCOUNT}:role/aws-cicd-dev-HomeFunctionRole-{model.RANDOM}"
+    for resource in (role, "*", f"arn:aws:iam::{model.ACCOUNT}:policy/aws-cicd-pipeline/aws-cicd-dev-boundary"):
+        assert not allowed(Request(action, resource, {}), statements(), None)
+
+
+def test_no_kms_action_on_every_key_without_this_projects_tags():
+    for statement in statements():
+        kms = [a for a in statement["Action"] if a.startswith("kms:")]
+        if kms and any(r.endswith(":key/*") or r == "*" for r in statement["Resource"]):
+            if statement["Resource"] == ["*"]:  # no resource-level permission at all
+                assert all(execution_policy.accepted_resource_types(a) == set() for a in kms), kms
+                continue
+            tags = statement.get("Condition", {}).get("StringEquals", {})
+            assert tags.get("aws:ResourceTag/project") == ["aws-cicd"], statement["Sid"]
+
+
+@pytest.mark.parametrize("env", ["dev", "prod"])
+def test_the_boundary_admits_what_the_workloads_do_and_nothing_of_iam_the_pipeline_or_the_other_env(env):
+    boundary = model.boundary_statements(env)
+    assert boundary is not None
+    other = "prod" if env == "dev" else "dev"
+    for action in execution_policy.workload_actions():
+        assert (
+            decision(boundary, Request(action, f"arn:aws:logs:us-east-1:{model.ACCOUNT}:log-group:aws-cicd-{env}-x"))
+            == "allow"
+        ), action
+    grant_everything = [{"Effect": "Allow", "Action": "*", "Resource": "*"}]
+    for action, resource in [
+        ("iam:CreateRole", "*"),
+        ("iam:PutRolePolicy", f"arn:aws:iam::{model.ACCOUNT}:role/aws-cicd-{env}-x"),
+        ("codepipeline:StartPipelineExecution", "*"),
+        ("ssm:GetParameter", f"arn:aws:ssm:us-east-1:{model.ACCOUNT}:parameter/simple-api/{other}/secret"),
+        ("lambda:InvokeFunction", f"arn:aws:lambda:us-east-1:{model.ACCOUNT}:function:aws-cicd-{other}-HomeFunction-x"),
+        ("s3:DeleteObject", f"arn:aws:s3:::{model.PIPELINE_BUCKET}/aws-cicd/x"),
+        ("s3:PutObject", f"arn:aws:s3:::{model.PIPELINE_BUCKET}/aws-cicd/x/template.yaml"),
+    ]:
+        assert not allowed(Request(action, resource, {}), grant_everything, boundary), (action, resource)
+    put_key_policy = Request("kms:PutKeyPolicy", model.PIPELINE_KEY, {"aws:ResourceTag/environment": (other,)})
+    assert not allowed(put_key_policy, grant_everything, boundary)
