@@ -13,7 +13,6 @@ from tests.templates.conftest import (
     TRANSLATIONS,
     api_functions,
     environment_of,
-    evaluate,
     load_template,
     load_translated,
     parameter_overrides,
