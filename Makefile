@@ -37,7 +37,7 @@ PIPELINE_STACK ?= aws-cicd-pipeline  # samconfig.toml [pipeline]
 
 .PHONY: help run install sam sam-local-engine sam-local-engine-stop test test-journeys test-versions lint format typecheck requirements check-requirements validate cfn-lint build \
         translate checkov unit test-hostile openapi contract test-sam-local test-container sam-local-tier-if-possible test-emulator emulator-tier-if-possible test-ec2-boot ec2-boot-tier-if-possible image-context ec2-bundle ec2-release bench package deploy set-secret destroy clean \
-        execution-policy pipeline-artifacts teardown pipeline pipeline-destroy put-secret delete-secret \
+        execution-policy pipeline-artifacts teardown api-canary-watch pipeline pipeline-destroy put-secret delete-secret \
         pr secrets secrets-baseline sast sbom sca sca-if-possible hooks \
         chalice-run chalice-package chalice-translate chalice-deploy chalice-destroy
 
@@ -325,6 +325,10 @@ pipeline-artifacts: $(VENV)/.installed ## (Build stage) EC2 bundle, Fargate imag
 
 teardown: $(VENV)/.installed ## start the pipeline's teardown of ENV (dev|prod): it deletes that stack once you approve
 	$(VENV)/bin/python scripts/teardown.py "$(strip $(ENV))" --stack "$(strip $(PIPELINE_STACK))"
+
+api-canary-watch: $(VENV)/.installed ## (DeployProd stage) follow release RELEASE's API stage canary in STACK; fails unless it reached the stage
+	@test -n "$(STACK)" && test -n "$(RELEASE)" || { echo "usage: make api-canary-watch STACK=<stack> RELEASE=<release id>"; exit 2; }
+	$(VENV)/bin/python scripts/api_canary_watch.py "$(STACK)" "$(RELEASE)" $(if $(TIMEOUT),--timeout $(TIMEOUT))
 
 clean: ## remove build output and caches (keeps the environments)
 	rm -rf $(BUILD_DIR) $(REPORTS) .mypy_cache .ruff_cache .pytest_cache chalice_app/.chalice/deployments

@@ -14,7 +14,10 @@ and a test compares the two):
 - with it, any policy statement naming SAM's CodeDeploy application (it is no longer created; real
   CloudFormation would reject the dangling reference, ministack would not notice);
 - metric-math alarms (``Metrics`` with an ``Expression``): ministack does not model them; each gets
-  a single-metric stand-in on its first metric (the other terms are dropped).
+  a single-metric stand-in on its first metric (the other terms are dropped);
+- a function's permission to read alarms by name (``cloudwatch:DescribeAlarms`` on alarm ARNs) is
+  widened to ``*``: ministack checks DescribeAlarms against ``*`` whatever alarms it names, while
+  AWS accepts the alarms' ARNs (Service Authorization Reference: resource type ``alarm``).
 """
 
 import json
@@ -32,6 +35,7 @@ CODE_PROPERTIES = {
 }
 CODEDEPLOY_APPLICATION = "ServerlessDeploymentApplication"
 ALARM = "AWS::CloudWatch::Alarm"
+DESCRIBE_ALARMS = "cloudwatch:DescribeAlarms"
 #: properties of a single-metric alarm that a MetricStat carries
 _STAT_PROPERTIES = ("Namespace", "MetricName", "Dimensions")
 
@@ -83,6 +87,25 @@ def _drop_codedeploy_statements(resources: dict[str, Any], dropped: list[str]) -
             policy["Statement"] = kept
 
 
+def _widen_alarm_reads(resources: dict[str, Any], dropped: list[str]) -> None:
+    for name, resource in resources.items():
+        if resource.get("Type") != "AWS::Serverless::Function":
+            continue
+        for policy in resource.get("Properties", {}).get("Policies", []) or []:
+            for statement in policy.get("Statement", []) if isinstance(policy, dict) else []:
+                actions = statement.get("Action")
+                if (
+                    DESCRIBE_ALARMS in (actions if isinstance(actions, list) else [actions])
+                    and statement.get("Resource") != "*"
+                ):
+                    statement["Resource"] = "*"
+                    dropped.append(
+                        f"{name} policy statement {statement.get('Sid', '?')}: Resource '*' instead of the alarms'"
+                        " ARNs (ministack checks DescribeAlarms against '*' whatever alarms it names;"
+                        " AWS accepts the ARNs)"
+                    )
+
+
 def _stand_in(properties: dict[str, Any]) -> tuple[dict[str, Any], str, list[str]]:
     """A single-metric alarm on the first MetricStat; the returned id and the ids left out."""
     queries = properties["Metrics"]
@@ -132,6 +155,7 @@ def overlay(template: dict[str, Any], build_dir: Path, layer: Path | None = None
     _drop_deployment_preferences(resources, dropped)
     _drop_codedeploy_statements(resources, dropped)
     _stand_in_metric_math_alarms(resources, dropped)
+    _widen_alarm_reads(resources, dropped)
     _absolute_paths(resources, build_dir, layer)
     return dropped
 

@@ -11,7 +11,9 @@
 3. an update with a changed shared layer and a new secret: every ``live`` alias must move to a new
    version and ``/secret`` must serve the new value;
 4. delete (DeleteStack): the stack, its functions and the SSM parameter are gone, its keys are pending deletion;
-5. prod's parameters: deploy, contract suite, delete;
+5. prod's parameters: deploy, contract suite; the API stage canary's service against ministack,
+   then two updates of prod's API definition, one promoted and one rolled back by its alarm, each
+   watched by the pipeline's ApiCanary step (scripts/emulator_api_canary.py); delete;
 6. what ministack listens on is checked (its process and every worker), then it and its workers
    are stopped by PID (SIGTERM, SIGKILL after a grace period) and nothing of it may be left.
 
@@ -29,7 +31,7 @@ import sys
 import tempfile
 import time
 import zipfile
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Mapping
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -41,6 +43,7 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path[:0] = [str(ROOT), str(ROOT / "layers" / "shared")]
 
 from host.template import load  # noqa: E402
+from scripts import emulator_api_canary  # noqa: E402
 from scripts.emulator import LAMBDA_RUNTIME, MINISTACK_ENV, Emulator, Listener, listening, log, skip  # noqa: E402
 from scripts.emulator_overlay import main as overlay_main  # noqa: E402
 from scripts.samconfig import SAMCONFIG, parameter_values, stack_name  # noqa: E402
@@ -110,7 +113,8 @@ class Tier:
         self.check(not any(v in text for v in self.secret_values), f"a secret value is in {path.name}")
 
     # -------------------------------------------------------------- commands
-    def run(self, name: str, command: list[str], timeout: float = 600) -> bool:
+    def run(self, name: str, command: list[str], timeout: float = 600, *, check: bool = True) -> bool:
+        """Run ``command``; with ``check``, a failure is one of the tier's problems."""
         output = self.emulator.workdir / f"{name}.log"
         with output.open("wb") as sink:
             try:
@@ -127,15 +131,26 @@ class Tier:
             except subprocess.TimeoutExpired:
                 code = -1
         self.no_secret_in(output)
+        if not check:
+            return code == 0
         if code != 0:
             tail = "\n".join(output.read_text(errors="replace").splitlines()[-25:])
             print(self.scrubbed(tail), flush=True)
         return self.check(code == 0, f"{name}: {Path(command[0]).name} exited with {code}")
 
-    def deploy(self, name: str, env: str, template: Path, secret: str) -> bool:
-        """sam deploy ENV with samconfig's parameters and SecretValue, read from a private file."""
-        values = parameter_values(env) | {"SecretValue": secret}
-        overrides = self.emulator.workdir / "parameters.yaml"  # JSON is YAML; SAM reads .yaml only
+    def deploy(  # noqa: PLR0913 - the command's parts
+        self,
+        name: str,
+        env: str,
+        template: Path,
+        secret: str,
+        extra: Mapping[str, str] | None = None,
+        *,
+        check: bool = True,
+    ) -> bool:
+        """sam deploy ENV with samconfig's parameters, ``extra`` and SecretValue, read from a private file."""
+        values = parameter_values(env) | dict(extra or {}) | {"SecretValue": secret}
+        overrides = self.emulator.workdir / f"parameters-{name}.yaml"  # JSON is YAML; SAM reads .yaml only
         descriptor = os.open(overrides, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
         with os.fdopen(descriptor, "w") as sink:
             json.dump(values, sink)
@@ -143,7 +158,7 @@ class Tier:
             command = [str(SAM), "deploy", "--config-file", str(SAMCONFIG), "--config-env", env]
             command += ["--template-file", str(template), "--parameter-overrides", f"file://{overrides}"]
             command += ["--no-confirm-changeset", "--no-progressbar"]
-            return self.run(name, command)
+            return self.run(name, command, check=check)
         finally:
             overrides.unlink()
 
@@ -415,9 +430,13 @@ def main() -> int:
             second = tier.new_secret(unlike=first)
             updated = tier.update(dev, second, first)
             tier.delete(updated or dev)
-        prod = tier.deploy_and_check("prod", template, tier.new_secret())
+        prod_secret = tier.new_secret()
+        prod = tier.deploy_and_check("prod", template, prod_secret)
         if prod is not None:
             tier.listeners()
+            with tier.step("API canary service against ministack"):
+                emulator_api_canary.service(tier)
+            emulator_api_canary.stack(tier, prod, template, prod_secret)
             tier.delete(prod)
         tier.no_secret_in(emulator.log_file)
     finally:

@@ -85,7 +85,10 @@ EXCLUDED: dict[str, str] = {
 }
 
 EXTRA: dict[str, str] = {
-    "lambda:InvokeFunction": "CloudFormation invokes the Custom::SecureParameter function (ServiceToken)",
+    "lambda:InvokeFunction": (
+        "CloudFormation invokes the custom resources' functions (ServiceToken): Custom::SecureParameter,"
+        " Custom::ApiStageCanary"
+    ),
     "codedeploy:CreateDeployment": "SAM's CodeDeployLambdaAliasUpdate policy: CloudFormation starts the deployment",
     "codedeploy:GetDeployment": "...and waits for it",
     "codedeploy:GetDeploymentConfig": "...reading its configuration",

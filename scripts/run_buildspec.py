@@ -1,10 +1,13 @@
-"""Run the pipeline's buildspecs locally, in the pipeline's order (Build, TestDev) and each
-one's phases in CodeBuild's order, against a local AWS - so a typo in buildspec.yml or
-buildspec-contract.yml shows up here, not first in CodeBuild.
+"""Run the pipeline's buildspecs locally, in the pipeline's order (Build, TestDev, DeployProd's
+ApiCanary) and each one's phases in CodeBuild's order, against a local AWS - so a typo in
+buildspec.yml, buildspec-contract.yml or buildspec-api-canary.yml shows up here, not first in
+CodeBuild.
 
 The local world is the one `make run` uses (host.local.running): moto on 127.0.0.1 holding the
-secret, and the API served by the host. Added to it: the pipeline's artifact bucket, and a dev
-stack whose ApiUrl output is that host, so `make contract STACK=...` runs for real. Each command
+secret, and the API served by the host. Added to it: the pipeline's artifact bucket, a dev stack
+whose ApiUrl output is that host, so `make contract STACK=...` runs for real, and a prod stack
+whose last update reported this release's API canary (what Custom::ApiStageCanary leaves in its
+outputs; the emulator tier runs the real canary and this step against it). Each command
 runs with bash in the repository, with the buildspec's env variables, the pipeline project's
 variables, CodeBuild's own and AWS_ENDPOINT_URL pointing at moto. Commands named in --dry-run
 (default: `make pr` and `make test`, which are what is running this) are only resolved: their make targets must
@@ -32,8 +35,10 @@ from host.local import LOCAL_CREDENTIALS, free_port, running
 ROOT = Path(__file__).resolve().parents[1]
 PHASES = ("install", "pre_build", "build", "post_build")
 BUCKET = "codebuild-artifacts-local"
-PIPELINE_ORDER = ("buildspec.yml", "buildspec-contract.yml")
+PIPELINE_ORDER = ("buildspec.yml", "buildspec-contract.yml", "buildspec-api-canary.yml")
 DEV_STACK = "aws-cicd-dev"
+PROD_STACK = "aws-cicd-prod"
+RELEASE = "0f1e2d3c-local-execution"  # what the pipeline passes: #{codepipeline.PipelineExecutionId}
 
 
 def commands(spec: dict[str, object]) -> list[tuple[str, str]]:
@@ -55,7 +60,8 @@ def make_targets() -> set[str]:
 
 
 def prepare(aws_url: str, api_url: str) -> None:
-    """The artifact bucket, and a dev stack whose ApiUrl output is the local API."""
+    """The artifact bucket, a dev stack whose ApiUrl output is the local API, and a prod stack
+    whose outputs report this release's API canary."""
     import boto3  # noqa: PLC0415
 
     session = boto3.Session(
@@ -68,9 +74,14 @@ def prepare(aws_url: str, api_url: str) -> None:
         "Resources": {"Marker": {"Type": "AWS::SNS::Topic"}},
         "Outputs": {"ApiUrl": {"Value": api_url}},
     }
-    session.client("cloudformation", endpoint_url=aws_url).create_stack(
-        StackName=DEV_STACK, TemplateBody=json.dumps(template)
-    )
+    cloudformation = session.client("cloudformation", endpoint_url=aws_url)
+    cloudformation.create_stack(StackName=DEV_STACK, TemplateBody=json.dumps(template))
+    outcome = "no API definition change: d1 already serves"
+    reported = {
+        "Resources": {"Marker": {"Type": "AWS::SNS::Topic"}},
+        "Outputs": {"ApiCanaryRelease": {"Value": RELEASE}, "ApiCanaryOutcome": {"Value": outcome}},
+    }
+    cloudformation.create_stack(StackName=PROD_STACK, TemplateBody=json.dumps(reported))
 
 
 def unresolved(path: Path, targets: set[str], dry: set[str]) -> list[str]:
@@ -145,6 +156,8 @@ def main() -> int:
             "ENABLE_FARGATE": "false",
             "IMAGE_REPOSITORY": "",
             "STACK_NAME": DEV_STACK,
+            "PROD_STACK_NAME": PROD_STACK,
+            "RELEASE_ID": RELEASE,
             # CodeBuild's own
             "CODEBUILD_RESOLVED_SOURCE_VERSION": "0123456789abcdef0123456789abcdef01234567",
             "CODEBUILD_BUILD_ID": "local:run",

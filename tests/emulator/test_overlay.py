@@ -58,19 +58,35 @@ def test_no_codedeploy_and_no_reference_to_its_application_is_left():
 def test_metric_math_alarms_become_single_metric_alarms_on_their_first_metric():
     source, changed, _ = overlaid()
     math = [n for n, r in source["Resources"].items() if "Metrics" in r.get("Properties", {})]
-    assert len(math) == 4
+    assert len(math) == 5  # the four functions' errors alarms and the API canary's client errors
     for name in math:
         before, after = source["Resources"][name]["Properties"], changed["Resources"][name]["Properties"]
         first = next(q for q in before["Metrics"] if "MetricStat" in q)["MetricStat"]
         assert "Metrics" not in after
-        assert (after["Namespace"], after["MetricName"], after["Dimensions"]) == (
+        assert (after["Namespace"], after["MetricName"], after.get("Dimensions")) == (
             first["Metric"]["Namespace"],
             first["Metric"]["MetricName"],
-            first["Metric"]["Dimensions"],
+            first["Metric"].get("Dimensions"),
         )
         assert (after["Statistic"], after["Period"]) == (first["Stat"], first["Period"])
         for kept in ("Threshold", "ComparisonOperator", "EvaluationPeriods", "TreatMissingData", "AlarmActions"):
             assert after[kept] == before[kept], kept
+
+
+def test_alarm_reads_by_name_are_widened_for_the_emulator_only_and_printed():
+    source, changed, dropped = overlaid()
+    statement = next(
+        s
+        for s in changed["Resources"]["ApiCanaryFunction"]["Properties"]["Policies"][0]["Statement"]
+        if s["Sid"] == "WatchTheCanaryAlarms"
+    )
+    assert statement["Resource"] == "*"
+    assert [line for line in dropped if "DescribeAlarms" in line] == [
+        "ApiCanaryFunction policy statement WatchTheCanaryAlarms: Resource '*' instead of the alarms' ARNs"
+        " (ministack checks DescribeAlarms against '*' whatever alarms it names; AWS accepts the ARNs)"
+    ]
+    original = source["Resources"]["ApiCanaryFunction"]["Properties"]["Policies"][0]["Statement"]
+    assert next(s for s in original if s["Sid"] == "WatchTheCanaryAlarms")["Resource"] != "*"
 
 
 def test_code_paths_are_absolute_and_the_layer_can_be_replaced(tmp_path: Path):

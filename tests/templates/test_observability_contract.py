@@ -31,7 +31,8 @@ _TERM = re.compile(r'^\$\.(?P<field>[A-Za-z_][A-Za-z0-9_.]*)\s*(?P<op>=|!=)\s*"(
 
 def matches(pattern: str, record: dict[str, Any]) -> bool:
     """CloudWatch Logs' JSON filter syntax, the part our filters use: ``{ $.f = "v" && $.g != "w" }``
-    (string terms joined by &&; a missing field never equals anything)."""
+    (string terms joined by &&; a missing field never equals anything; a value ending in ``*``
+    matches every string that begins with the rest, as in ``{ $.status = "5*" }``)."""
     inner = pattern.strip()
     assert inner.startswith("{") and inner.endswith("}"), pattern
     for term in inner[1:-1].split("&&"):
@@ -40,7 +41,12 @@ def matches(pattern: str, record: dict[str, Any]) -> bool:
         value: Any = record
         for part in found["field"].split("."):
             value = value.get(part) if isinstance(value, dict) else None
-        equal = isinstance(value, str) and value == found["value"]
+        wanted = found["value"]
+        if wanted.endswith("*"):
+            assert "*" not in wanted[:-1], f"only a trailing wildcard is supported: {term!r}"
+            equal = isinstance(value, str) and value.startswith(wanted[:-1])
+        else:
+            equal = isinstance(value, str) and value == wanted
         if equal != (found["op"] == "="):
             return False
     return True
@@ -56,6 +62,9 @@ def matches(pattern: str, record: dict[str, Any]) -> bool:
         ('{ $.a = "x" && $.b = "y" }', {"a": "x", "b": "z"}, False),
         ('{ $.a.b = "x" }', {"a": {"b": "x"}}, True),
         ('{ $.a != "x" }', {"a": "y"}, True),
+        ('{ $.status = "5*" }', {"status": "502"}, True),
+        ('{ $.status = "5*" }', {"status": "200"}, False),
+        ('{ $.status = "5*" }', {}, False),
     ],
 )
 def test_the_filter_matcher_follows_cloudwatch_syntax(pattern, record, expected):

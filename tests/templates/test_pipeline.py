@@ -19,7 +19,7 @@ from tests.templates.conftest import evaluate, load_template, resources
 PIPELINE = "infra/pipeline.yaml"
 MAKEFILE = (ROOT / "Makefile").read_text()
 TARGETS = set(re.findall(r"^([a-z][a-z0-9-]*):", MAKEFILE, flags=re.MULTILINE))
-BUILDSPECS = ("buildspec.yml", "buildspec-contract.yml")
+BUILDSPECS = ("buildspec.yml", "buildspec-contract.yml", "buildspec-api-canary.yml")
 
 
 def pipeline():
@@ -74,6 +74,7 @@ def test_action_types_and_versions_are_the_current_ones():
         "CreateChangeSet": ("Deploy", "CloudFormation"),
         "ExecuteChangeSet": ("Deploy", "CloudFormation"),
         "ContractTests": ("Test", "CodeBuild"),
+        "ApiCanary": ("Test", "CodeBuild"),
         "CreateProdChangeSet": ("Deploy", "CloudFormation"),
         "ApproveProd": ("Approval", "Manual"),
         "ApproveDeletion": ("Approval", "Manual"),
@@ -128,6 +129,27 @@ def test_prod_changes_only_after_a_manual_approval_that_shows_its_change_set():
     for stage in stages():
         if stage["Name"] in ("Source", "Build", "DeployDev", "TestDev"):
             assert "-prod" not in json.dumps(stage), stage["Name"]
+
+
+def test_prod_names_each_release_and_its_api_canary_is_a_step_of_its_own_beside_the_deploy():
+    create = action("ApproveProd", "CreateProdChangeSet")
+    execution = "#{codepipeline.PipelineExecutionId}"
+    assert f'"ReleaseId": "{execution}"' in sub_text(create["Configuration"]["ParameterOverrides"])[0]
+    assert "ReleaseId" in load_template()["Parameters"]  # the app template takes it (and the canary echoes it)
+    execute, canary = action("DeployProd", "ExecuteChangeSet"), action("DeployProd", "ApiCanary")
+    assert canary["RunOrder"] == execute["RunOrder"]  # beside the update, which runs the canary itself
+    assert canary["Configuration"]["ProjectName"] == {"Ref": "ApiCanaryProject"}
+    (variable,) = json.loads(canary["Configuration"]["EnvironmentVariables"])
+    assert variable == {"name": "RELEASE_ID", "value": execution, "type": "PLAINTEXT"}
+    project = props("ApiCanaryProject")
+    assert project["Source"]["BuildSpec"] == "buildspec-api-canary.yml"
+    variables = {v["Name"]: v["Value"] for v in project["Environment"]["EnvironmentVariables"]}
+    assert sub_text(variables["PROD_STACK_NAME"]) == "${StackPrefix}-prod"
+    spec = yaml.safe_load((ROOT / "buildspec-api-canary.yml").read_text())
+    (command,) = spec["phases"]["build"]["commands"]
+    assert 'STACK="$PROD_STACK_NAME" RELEASE="$RELEASE_ID"' in command
+    timeout = re.search(r"TIMEOUT=(\d+)", command)
+    assert timeout and int(timeout.group(1)) < 60 * project["TimeoutInMinutes"]  # it reports before CodeBuild stops it
 
 
 def test_the_environments_get_all_at_once_in_dev_and_a_canary_in_prod():
@@ -263,7 +285,7 @@ def _allowed(role):
 def test_each_build_project_has_its_own_role_a_current_arm_image_and_encrypted_logs():
     projects = resources(pipeline(), "AWS::CodeBuild::Project")
     roles = [p["Properties"]["ServiceRole"]["Fn::GetAtt"][0] for p in projects.values()]
-    assert len(set(roles)) == len(projects) == 2
+    assert len(set(roles)) == len(projects) == 3
     for name, project in projects.items():
         environment = project["Properties"]["Environment"]
         assert environment["Image"] == "aws/codebuild/amazonlinux-aarch64-standard:3.0", name
@@ -283,7 +305,7 @@ def test_the_pipeline_role_uses_both_connection_actions_and_passes_only_the_exec
 
 
 def test_the_job_roles_touch_only_the_pipelines_own_resources():
-    for role in ("BuildRole", "ContractTestsRole", "PipelineRole", "TeardownPipelineRole"):
+    for role in ("BuildRole", "ContractTestsRole", "ApiCanaryRole", "PipelineRole", "TeardownPipelineRole"):
         for name, statement in _allowed(role):
             if statement["Resource"] == "*":
                 # actions with no resource-level permission (Service Authorization Reference)
@@ -291,6 +313,11 @@ def test_the_job_roles_touch_only_the_pipelines_own_resources():
                 assert execution_policy.accepted_resource_types(name) == set()
     assert {name for name, _ in _allowed("ContractTestsRole") if name.startswith("cloudformation:")} == {
         "cloudformation:DescribeStacks"
+    }
+    prod = "arn:${AWS::Partition}:cloudformation:${AWS::Region}:${AWS::AccountId}:stack/${StackPrefix}-prod/*"
+    reads = {name: s["Resource"] for name, s in _allowed("ApiCanaryRole") if name.startswith("cloudformation:")}
+    assert reads == {
+        name: {"Fn::Sub": prod} for name in ("cloudformation:DescribeStacks", "cloudformation:DescribeStackEvents")
     }
     assert not [n for n, _ in _allowed("BuildRole") if n.startswith(("cloudformation:", "iam:", "ssm:"))]
 
@@ -300,6 +327,7 @@ def test_every_role_is_assumable_only_by_its_service_of_this_account():
         "BuildRole": "codebuild.amazonaws.com",
         "ContractTestsRole": "codebuild.amazonaws.com",
         "TeardownPipelineRole": "codepipeline.amazonaws.com",
+        "ApiCanaryRole": "codebuild.amazonaws.com",
         "PipelineRole": "codepipeline.amazonaws.com",
         "DeliveryMetricsRole": "lambda.amazonaws.com",
         "CloudFormationExecutionRole": "cloudformation.amazonaws.com",
@@ -461,6 +489,8 @@ def test_the_buildspecs_run_locally_in_pipeline_order_against_a_local_aws():
     ran = [line.split("]")[0][1:] for line in lines if re.match(r"\[buildspec[a-z-]*\.yml\] ", line)]
     assert list(dict.fromkeys(ran)) == list(BUILDSPECS)
     assert "50 passed" in result.stdout  # the contract suite, through the stack's ApiUrl output
+    # DeployProd's ApiCanary step found this release's outcome in prod's outputs
+    assert "API canary: aws-cicd-prod CREATE_COMPLETE: no API definition change" in result.stdout
     # make package: every code location became an s3:// URI under the commit, in the artifact bucket
     packaged = (ROOT / ".aws-sam" / "packaged.yaml").read_text()
     uris = re.findall(r"(?:CodeUri|ContentUri): (\S+)", packaged)
@@ -563,12 +593,12 @@ def test_make_package_signs_every_function_and_layer_with_the_profile(tmp_path):
     assert "--signing-profiles" not in sam.arguments()
 
 
-def _build_s3_statements():
-    """BuildRole's S3 statements, resolved for the pipeline stack <prefix>-pipeline."""
+def _build_s3_statements(role="BuildRole"):
+    """A role's S3 statements (BuildRole's by default), resolved for the pipeline stack <prefix>-pipeline."""
     from scripts import deploy_permissions as model
 
     scope = model._pipeline_scope(model._pipeline_template())
-    (policy,) = props("BuildRole")["Policies"]
+    (policy,) = props(role)["Policies"]
     found = []
     for statement in policy["PolicyDocument"]["Statement"]:
         resolved = scope.maybe(statement)
@@ -604,3 +634,23 @@ def test_the_build_writes_and_lists_only_its_own_prefixes(action, key, prefix, e
     context = {} if prefix is None else {"s3:prefix": (prefix,)}
     request = Request(action, f"{bucket}/{key}" if key else bucket, context)
     assert allowed(request, statements, None) is expected
+
+
+@pytest.mark.parametrize("role", ["ContractTestsRole", "ApiCanaryRole"])
+@pytest.mark.parametrize(
+    ("action", "key", "expected"),
+    [
+        ("s3:GetObject", "aws-cicd-pipeline/Source/AbC1234", True),  # their only input
+        ("s3:GetObject", "aws-cicd-pipeline/Build/XyZ9876", False),
+        ("s3:GetObject", "aws-cicd/0123abcd/5f2e.zip", False),
+        ("s3:PutObject", "aws-cicd-pipeline/Source/AbC1234", False),
+        ("s3:ListBucket", "", False),
+    ],
+)
+def test_the_other_builds_only_read_the_source(role, action, key, expected):
+    from scripts.iam_eval import Request, allowed
+
+    model, statements = _build_s3_statements(role)
+    bucket = f"arn:aws:s3:::{model.PIPELINE_BUCKET}"
+    assert allowed(Request(action, f"{bucket}/{key}" if key else bucket, {}), statements, None) is expected
+

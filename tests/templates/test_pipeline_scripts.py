@@ -5,13 +5,14 @@ import hashlib
 import io
 import json
 import os
+from datetime import UTC, datetime, timedelta
 
 import boto3
 import pytest
 from botocore.exceptions import ClientError
 from moto import mock_aws
 
-from scripts import pipeline_artifacts, pipeline_clean, put_secret
+from scripts import api_canary_watch, pipeline_artifacts, pipeline_clean, put_secret
 from simple_api.adapters.ssm import SsmParameterWriter
 from tests.contract import conftest as contract
 from tests.factories import ROOT
@@ -287,3 +288,110 @@ def test_teardown_reads_the_pipeline_stacks_output_and_says_when_there_is_none(a
     cloudformation.create_stack(StackName="aws-cicd-pipeline", TemplateBody=json.dumps(body))
     assert teardown.main(["dev", "--stack", "aws-cicd-pipeline"]) == 1
     assert "has no teardown pipeline" in capsys.readouterr().err
+
+
+# ---------------------------------------------------------------- api_canary_watch (DeployProd/ApiCanary)
+RELEASE = "8c2f1a7e-release"
+SINCE = datetime(2026, 12, 2, 10, 0, tzinfo=UTC)
+
+
+def stack_event(logical_id: str, status: str, minute: int, reason: str = "", release: str | None = None):
+    event = {"LogicalResourceId": logical_id, "ResourceStatus": status, "Timestamp": SINCE + timedelta(minutes=minute)}
+    if reason:
+        event["ResourceStatusReason"] = reason
+    if release is not None:
+        event["ResourceProperties"] = json.dumps({"ServiceToken": "arn:aws:lambda:...", "Release": release})
+    return event
+
+
+def described(status: str, **outputs: str):
+    return {
+        "StackName": "aws-cicd-prod",
+        "StackStatus": status,
+        "Outputs": [{"OutputKey": key, "OutputValue": value} for key, value in outputs.items()],
+    }
+
+
+def test_the_watch_waits_until_this_releases_update_has_shown_up_and_ended():
+    running = described("UPDATE_IN_PROGRESS") | {
+        "Parameters": [{"ParameterKey": "ReleaseId", "ParameterValue": RELEASE}]
+    }
+    assert api_canary_watch.is_ours(running, RELEASE) and not api_canary_watch.is_ours(running, "other")
+    assert api_canary_watch.judge(running, [], RELEASE, seen_ours=True) is None
+    earlier = described("UPDATE_ROLLBACK_COMPLETE")  # a failure before this release's update showed up
+    assert api_canary_watch.judge(earlier, [], RELEASE, seen_ours=False) is None
+
+
+def test_the_watch_passes_with_the_outcome_the_canary_left_for_this_release():
+    stack = described("UPDATE_COMPLETE", ApiCanaryRelease=RELEASE, ApiCanaryOutcome="promoted d2 (replacing d1)")
+    verdict = api_canary_watch.judge(stack, [], RELEASE, seen_ours=False)
+    assert verdict == api_canary_watch.Verdict(True, "aws-cicd-prod UPDATE_COMPLETE: promoted d2 (replacing d1)")
+
+
+def test_the_watch_fails_with_the_canarys_reason_as_soon_as_it_rolled_back():
+    events = [
+        stack_event(
+            "ApiStageCanary", "UPDATE_FAILED", 12, "rolled back: aws-cicd-prod-api-canary-5xx in ALARM", RELEASE
+        ),
+        stack_event("ApiStageCanary", "UPDATE_IN_PROGRESS", 7, release=RELEASE),
+        stack_event("aws-cicd-prod", "UPDATE_IN_PROGRESS", 1),
+    ]
+    stack = described("UPDATE_ROLLBACK_IN_PROGRESS", ApiCanaryRelease="previous-release")
+    verdict = api_canary_watch.judge(stack, events, RELEASE, seen_ours=True)
+    assert verdict == api_canary_watch.Verdict(
+        False, "aws-cicd-prod UPDATE_ROLLBACK_IN_PROGRESS: rolled back: aws-cicd-prod-api-canary-5xx in ALARM"
+    )
+    previous = [
+        stack_event("ApiStageCanary", "UPDATE_FAILED", 2, "rolled back: an earlier release", "previous-release")
+    ]
+    assert api_canary_watch.judge(stack, previous, RELEASE, seen_ours=True) is None
+
+
+def test_the_watch_names_the_canarys_reason_from_events_that_carry_no_properties():
+    events = [
+        stack_event("aws-cicd-prod", "UPDATE_ROLLBACK_COMPLETE", 9),
+        stack_event("ApiStageCanary", "UPDATE_FAILED", 6, "rolled back: aws-cicd-prod-api-canary-5xx in ALARM"),
+        stack_event("aws-cicd-prod", "UPDATE_IN_PROGRESS", 1),
+    ]
+    verdict = api_canary_watch.judge(described("UPDATE_ROLLBACK_COMPLETE"), events, RELEASE, seen_ours=True)
+    assert verdict == api_canary_watch.Verdict(
+        False, "aws-cicd-prod UPDATE_ROLLBACK_COMPLETE: rolled back: aws-cicd-prod-api-canary-5xx in ALARM"
+    )
+    assert api_canary_watch.judge(described("UPDATE_ROLLBACK_COMPLETE"), events, RELEASE, seen_ours=False) is None
+
+
+def test_the_watch_fails_when_the_release_failed_before_the_canary_decided():
+    events = [
+        stack_event("aws-cicd-prod", "UPDATE_ROLLBACK_COMPLETE", 9),
+        stack_event("HomeFunctionAliaslive", "UPDATE_FAILED", 6, "CodeDeploy deployment failed: HomeErrorsAlarm"),
+        stack_event("aws-cicd-prod", "UPDATE_IN_PROGRESS", 1),
+    ]
+    verdict = api_canary_watch.judge(described("UPDATE_ROLLBACK_COMPLETE"), events, RELEASE, seen_ours=True)
+    assert verdict == api_canary_watch.Verdict(
+        False,
+        "aws-cicd-prod UPDATE_ROLLBACK_COMPLETE before the API canary decided."
+        " HomeFunctionAliaslive: CodeDeploy deployment failed: HomeErrorsAlarm",
+    )
+
+
+def test_a_stack_without_the_canary_passes_and_a_missing_release_fails():
+    off = api_canary_watch.judge(described("UPDATE_COMPLETE"), [], RELEASE, seen_ours=True)
+    assert off is not None and off.passed and "EnableApiCanary is false" in off.message
+    other = described("UPDATE_COMPLETE", ApiCanaryRelease="", ApiCanaryOutcome="no API definition change")
+    unnamed = api_canary_watch.judge(other, [], RELEASE, seen_ours=True)
+    assert unnamed is not None and not unnamed.passed and "was ReleaseId passed?" in unnamed.message
+
+
+@pytest.mark.parametrize(("release", "code"), [(RELEASE, 0), ("another-release", 1)])
+def test_make_api_canary_watch_reads_the_stack_as_codebuild_would(aws, capsys, release, code):
+    template = {
+        "Resources": {"Marker": {"Type": "AWS::SNS::Topic"}},
+        "Outputs": {"ApiCanaryRelease": {"Value": RELEASE}, "ApiCanaryOutcome": {"Value": "no API definition change"}},
+    }
+    boto3.client("cloudformation").create_stack(StackName="aws-cicd-prod", TemplateBody=json.dumps(template))
+    assert api_canary_watch.main(["aws-cicd-prod", release, "--timeout", "2", "--poll", "1"]) == code
+    printed = capsys.readouterr().out
+    if code == 0:
+        assert "API canary: aws-cicd-prod CREATE_COMPLETE: no API definition change" in printed
+    else:  # no update of that release ever showed up
+        assert "API canary FAILED: no outcome for release another-release within" in printed

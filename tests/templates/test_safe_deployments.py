@@ -13,7 +13,6 @@ from tests.templates.conftest import (
     TRANSLATIONS,
     api_functions,
     environment_of,
-    evaluate,
     load_template,
     load_translated,
     parameter_overrides,
@@ -245,18 +244,6 @@ def test_translation_has_alias_deployment_group_with_alarms_and_hook_per_functio
         assert "DEPLOYMENT_STOP_ON_ALARM" in group["AutoRollbackConfiguration"]["Events"]
         assert group["DeploymentConfigName"]["Fn::Sub"][1] == {"ConfigName": expected_type}
         assert group["ServiceRoleArn"] == {"Fn::GetAtt": ["CodeDeployRole", "Arn"]}
-
-
-@pytest.mark.parametrize("env", ENVIRONMENTS)
-def test_the_stage_carries_the_canary_only_when_enabled(env, template):
-    translated = load_translated(env)
-    (stage,) = resources(translated, "AWS::ApiGateway::Stage").values()
-    overrides = parameter_overrides(env)
-    off = evaluate(stage["Properties"], {**overrides, "EnableApiCanary": "false"}, translated)
-    on = evaluate(stage["Properties"], {**overrides, "EnableApiCanary": "true", "ApiCanaryPercent": "25"}, translated)
-    assert "CanarySetting" not in off
-    assert on["CanarySetting"] == {"PercentTraffic": "25", "UseStageCache": False}
-    assert template["Parameters"]["EnableApiCanary"]["Default"] == "false"
 
 
 def test_no_stray_stage_named_stage(any_translated):

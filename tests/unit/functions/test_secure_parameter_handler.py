@@ -1,83 +1,22 @@
 """Custom::SecureParameter end to end: moto for SSM/KMS, and a local HTTPS server on 127.0.0.1 that
-plays CloudFormation's ResponseURL, so each test reads the very body CloudFormation would get."""
+plays CloudFormation's ResponseURL (the ``cloudformation`` fixture), so each test reads the very body
+CloudFormation would get."""
 
-import json
 import logging
-import ssl
 import threading
 import time
-import uuid
-from collections.abc import Iterator
-from dataclasses import dataclass
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 
 import boto3
 import pytest
-import trustme
 from botocore.stub import Stubber
 
 from tests.conftest import FakeLambdaContext
-from tests.unit.functions.conftest import handler
+from tests.unit.functions.conftest import STACK, CloudFormation, handler
 
 VALUE = "the-secret-value-that-must-never-leak-0042"
 NAME = "/simple-api/dev/secret"
-TOKEN = "arn:aws:lambda:us-east-1:123456789012:function:writer"
-STACK = "arn:aws:cloudformation:us-east-1:123456789012:stack/aws-cicd-dev/1a2b3c4d-0000-1111-2222-333344445555"
-
-
-@dataclass
-class CloudFormation:
-    url: str
-    answers: list[dict[str, Any]]
-    received: threading.Event
-
-    def event(self, request_type: str, properties: dict[str, Any] | None = None, **extra: Any) -> dict[str, Any]:
-        return {
-            "RequestType": request_type,
-            "ResponseURL": f"{self.url}/response/{uuid.uuid4()}?X-Amz-Signature=abc",
-            "StackId": STACK,
-            "RequestId": str(uuid.uuid4()),
-            "ResourceType": "Custom::SecureParameter",
-            "LogicalResourceId": "SecretParameter",
-            "ResourceProperties": {"ServiceToken": TOKEN, **(properties or {})},
-            **extra,
-        }
-
-
-@pytest.fixture
-def cloudformation(monkeypatch: pytest.MonkeyPatch, tmp_path) -> Iterator[CloudFormation]:
-    authority = trustme.CA()
-    certificate = authority.issue_cert("127.0.0.1")
-    bundle = tmp_path / "ca.pem"
-    authority.cert_pem.write_to_path(str(bundle))
-    monkeypatch.setenv("SSL_CERT_FILE", str(bundle))  # crhelper verifies the response URL's certificate
-    answers: list[dict[str, Any]] = []
-    received = threading.Event()
-
-    class ResponseUrl(BaseHTTPRequestHandler):
-        def do_PUT(self) -> None:
-            body = self.rfile.read(int(self.headers["Content-Length"]))
-            answers.append({"path": self.path, "body": json.loads(body), "raw": body.decode()})
-            received.set()
-            self.send_response(200)
-            self.send_header("Content-Length", "0")
-            self.end_headers()
-
-        def log_message(self, *args: Any) -> None:
-            pass
-
-    server = ThreadingHTTPServer(("127.0.0.1", 0), ResponseUrl)
-    context = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
-    certificate.configure_cert(context)
-    server.socket = context.wrap_socket(server.socket, server_side=True)
-    thread = threading.Thread(target=server.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True)
-    thread.start()
-    try:
-        yield CloudFormation(f"https://127.0.0.1:{server.server_address[1]}", answers, received)
-    finally:
-        server.shutdown()
-        server.server_close()
+RESOURCE_TYPE, LOGICAL_ID = "Custom::SecureParameter", "SecretParameter"  # what the cloudformation fixture sends
 
 
 @pytest.fixture
