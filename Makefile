@@ -228,10 +228,10 @@ sam-local-tier-if-possible: install
 	bash scripts/sam-local-tier.sh || { rc=$$?; [ $$rc -eq 77 ] || exit $$rc; }
 
 # The emulator tier (docs/emulator.md); where ministack cannot install or start it prints a loud SKIPPED line.
-test-emulator: install build $(MINISTACK_ENV)/.installed ## deploy dev and prod into a local AWS emulator (ministack): contract suite, update, delete
+test-emulator: install build $(CHALICE_BUILT) $(MINISTACK_ENV)/.installed ## deploy dev and prod (and the Chalice flavour in dev) into a local AWS emulator (ministack): contract suite, update, delete
 	$(VENV)/bin/python scripts/emulator_tier.py
 
-emulator-tier-if-possible: install build
+emulator-tier-if-possible: install build $(CHALICE_BUILT)
 	@$(MAKE) $(MINISTACK_ENV)/.installed \
 	  || { printf '\n*** SKIPPED: emulator tier: cannot install ministack (tools/ministack/requirements.txt) ***\n\n'; exit 0; }
 	$(VENV)/bin/python scripts/emulator_tier.py || { rc=$$?; [ $$rc -eq 77 ] || exit $$rc; }

@@ -11,6 +11,9 @@
 3. an update with a changed shared layer and a new secret: every ``live`` alias must move to a new
    version and ``/secret`` must serve the new value;
 4. delete (DeleteStack): the stack, its functions and the SSM parameter are gone, its keys are pending deletion;
+   then the Chalice flavour (its packaged template, ``make chalice-package``) as stack
+   aws-cicd-chalice-dev beside it, reading the secret that stack owns: deploy, contract suite,
+   ``/secret``, delete (the parameter stays: the Chalice stack never owned it);
 5. prod's parameters: deploy, contract suite; the API stage canary's service against ministack,
    then two updates of prod's API definition, one promoted and one rolled back by its alarm, each
    watched by the pipeline's ApiCanary step (scripts/emulator_api_canary.py); delete;
@@ -51,6 +54,8 @@ from simple_api.services.secret import mask  # noqa: E402
 
 SAM = ROOT / ".tools" / "sam" / "bin" / "sam"
 BUILD = ROOT / ".aws-sam" / "build"
+BUILT = BUILD / "template.yaml"
+CHALICE_BUILT = ROOT / ".aws-sam" / "chalice" / "build" / "template.yaml"  # the Makefile's CHALICE_BUILT
 REPORTS = ROOT / ".reports"
 STACK_SECONDS = 300
 WARM_SLEEPS = 4  # the contract suite's most concurrent sleeps (test_healthcheck_stays_fast_...)
@@ -69,6 +74,16 @@ class Deployed:
     functions: dict[str, str]  # logical id -> function name, for the aliased functions
     aliases: dict[str, str]  # logical id -> live alias version
     layers: dict[str, list[str]]  # logical id -> layer version ARNs
+    flavour: str = "sam"  # or "chalice"
+
+    @property
+    def label(self) -> str:
+        return self.env if self.flavour == "sam" else f"{self.flavour}-{self.env}"
+
+
+def chalice_stack(env: str) -> str:
+    """The Chalice flavour's stack of ENV (the Makefile's CHALICE_STACK)."""
+    return f"aws-cicd-chalice-{env}"
 
 
 @dataclass
@@ -143,13 +158,16 @@ class Tier:
         name: str,
         env: str,
         template: Path,
-        secret: str,
+        secret: str | None,
         extra: Mapping[str, str] | None = None,
         *,
         check: bool = True,
+        stack: str | None = None,
     ) -> bool:
-        """sam deploy ENV with samconfig's parameters, ``extra`` and SecretValue, read from a private file."""
-        values = parameter_values(env) | dict(extra or {}) | {"SecretValue": secret}
+        """sam deploy ENV with samconfig's parameters, ``extra`` and SecretValue, read from a private file
+        (SAM passes on only those the template declares, and prints the values of those it does not, so
+        ``secret`` None for a template without SecretValue); ``stack`` as ``make chalice-deploy`` names it."""
+        values = parameter_values(env) | dict(extra or {}) | ({} if secret is None else {"SecretValue": secret})
         overrides = self.emulator.workdir / f"parameters-{name}.yaml"  # JSON is YAML; SAM reads .yaml only
         descriptor = os.open(overrides, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
         with os.fdopen(descriptor, "w") as sink:
@@ -158,13 +176,15 @@ class Tier:
             command = [str(SAM), "deploy", "--config-file", str(SAMCONFIG), "--config-env", env]
             command += ["--template-file", str(template), "--parameter-overrides", f"file://{overrides}"]
             command += ["--no-confirm-changeset", "--no-progressbar"]
+            if stack:
+                command += ["--stack-name", stack, "--s3-prefix", stack]
             return self.run(name, command, check=check)
         finally:
             overrides.unlink()
 
-    def overlay(self, name: str, layer: Path | None = None) -> Path:
+    def overlay(self, name: str, layer: Path | None = None, built: Path = BUILT) -> Path:
         target = self.emulator.workdir / f"{name}.json"
-        arguments = [str(BUILD / "template.yaml"), str(target)]
+        arguments = [str(built), str(target)]
         if layer is not None:
             arguments += ["--layer", str(layer)]
         if overlay_main(arguments) != 0:
@@ -190,14 +210,14 @@ class Tier:
             status = self.status(stack)
         return status
 
-    def read(self, env: str) -> Deployed:
-        stack = stack_name(env)
+    def read(self, env: str, stack: str = "", built: Path = BUILT, flavour: str = "sam") -> Deployed:
+        stack = stack or stack_name(env)
         cloudformation, lambda_ = self.emulator.client("cloudformation"), self.emulator.client("lambda")
         described = cloudformation.describe_stacks(StackName=stack)["Stacks"][0]
         outputs = {o["OutputKey"]: o["OutputValue"] for o in described.get("Outputs", [])}
         resources = cloudformation.list_stack_resources(StackName=stack)["StackResourceSummaries"]
         physical = {r["LogicalResourceId"]: r["PhysicalResourceId"] for r in resources}
-        functions = {name: physical[name] for name in aliased_functions() if name in physical}
+        functions = {name: physical[name] for name in aliased_functions(built) if name in physical}
         aliases = {
             name: str(lambda_.get_alias(FunctionName=function, Name="live")["FunctionVersion"])
             for name, function in functions.items()
@@ -206,7 +226,7 @@ class Tier:
             name: [layer["Arn"] for layer in lambda_.get_function_configuration(FunctionName=function)["Layers"]]
             for name, function in functions.items()
         }
-        return Deployed(env, stack, outputs, functions, aliases, layers)
+        return Deployed(env, stack, outputs, functions, aliases, layers, flavour)
 
     def api_url(self, deployed: Deployed) -> str:
         stage = parameter_values(deployed.env)["Environment"]
@@ -232,9 +252,9 @@ class Tier:
         self.warm_up(deployed)
         command = [sys.executable, "-m", "pytest", "tests/contract/test_contract.py", "--base-url"]
         command += [self.api_url(deployed), "--secret", "present", "-q", "-p", "no:cacheprovider"]
-        command += ["-o", "addopts=--allow-hosts=127.0.0.1", f"--junitxml={REPORTS}/emulator-{deployed.env}.xml"]
-        if self.run(f"contract-{deployed.env}", command):
-            passed = (self.emulator.workdir / f"contract-{deployed.env}.log").read_text().strip().splitlines()[-1]
+        command += ["-o", "addopts=--allow-hosts=127.0.0.1", f"--junitxml={REPORTS}/emulator-{deployed.label}.xml"]
+        if self.run(f"contract-{deployed.label}", command):
+            passed = (self.emulator.workdir / f"contract-{deployed.label}.log").read_text().strip().splitlines()[-1]
             log(f"contract suite against {deployed.stack}: {passed}")
 
     def serves_secret(self, deployed: Deployed, secret: str, previous: str = "") -> None:
@@ -357,6 +377,39 @@ class Tier:
         self.serves_secret(after, secret, previous)
         return after
 
+    def chalice(self, sam: Deployed, secret: str) -> None:
+        """The Chalice flavour beside ``sam`` (the SAM stack of the same environment, which owns the
+        secret the Chalice stack reads): deploy, contract suite, /secret; delete, which leaves the
+        parameter to its owner."""
+        env, stack = sam.env, chalice_stack(sam.env)
+        template = self.overlay(f"template-chalice-{env}", built=CHALICE_BUILT)
+        key = {"SecretKeyId": sam.outputs["SecretKeyArn"].rsplit("/", 1)[-1]}  # what make put-secret prints
+        with self.step(f"deploy chalice {env}"):
+            if not self.deploy(f"deploy-chalice-{env}", env, template, None, key, stack=stack):
+                return
+            status = self.wait_for(stack, lambda s: not s.endswith("_IN_PROGRESS"))
+            if not self.check(status == "CREATE_COMPLETE", f"{stack} is {status} after deploy"):
+                return
+            deployed = self.read(env, stack, CHALICE_BUILT, "chalice")
+            self.check(list(deployed.aliases) == ["APIHandler"], f"{stack}'s aliased functions: {deployed.aliases}")
+        with self.step(f"contract suite chalice {env}"):
+            self.contract(deployed)
+            self.serves_secret(deployed, secret)
+        with self.step(f"delete chalice {env}"):
+            self.emulator.client("cloudformation").delete_stack(StackName=stack)
+            status = self.wait_for(stack, lambda s: s in ("GONE", "DELETE_COMPLETE", "DELETE_FAILED"))
+            if not self.check(status in ("GONE", "DELETE_COMPLETE"), f"{stack} is {status} after delete"):
+                return
+            lambda_, ssm = self.emulator.client("lambda"), self.emulator.client("ssm")
+            for function in deployed.functions.values():
+                with contextlib.suppress(lambda_.exceptions.ResourceNotFoundException):
+                    lambda_.get_function(FunctionName=function)
+                    self.check(False, f"function {function} survived the delete of {stack}")
+            name = parameter_values(env)["SecretParameterName"]
+            kept = ssm.get_parameter(Name=name, WithDecryption=True)["Parameter"]["Value"] == secret
+            if self.check(kept, f"deleting {stack} changed {name}, which {sam.stack} owns"):
+                log(f"{stack} deleted: its function gone, {name} still {sam.stack}'s")
+
     def delete(self, deployed: Deployed) -> None:
         """DeleteStack, what ``sam delete`` calls (which itself cannot run here: it parses the nested
         stacks' TemplateURLs, which name the emulator's endpoint, as S3 URLs and fails)."""
@@ -379,9 +432,9 @@ def handler(event, context):
 """
 
 
-def aliased_functions() -> list[str]:
-    """The functions of the built template that publish a ``live`` alias."""
-    resources = load(BUILD / "template.yaml")["Resources"]
+def aliased_functions(built: Path = BUILT) -> list[str]:
+    """The functions of a built template that publish a ``live`` alias."""
+    resources = load(built)["Resources"]
     return [
         name
         for name, resource in resources.items()
@@ -410,9 +463,10 @@ def top_level_names(directory: Path) -> set[str]:
 def main() -> int:
     if not (MINISTACK_ENV / ".installed").exists():
         skip("ministack is not installed (make test-emulator installs it from tools/ministack/requirements.txt)")
-    if not (BUILD / "template.yaml").exists():
-        print("no built template: run make build first", file=sys.stderr)
-        return 2
+    for built, target in ((BUILT, "make build"), (CHALICE_BUILT, "make chalice-package")):
+        if not built.exists():
+            print(f"no built template {built.relative_to(ROOT)}: run {target} first", file=sys.stderr)
+            return 2
     started = time.monotonic()
     workdir = Path(tempfile.mkdtemp(prefix="awscicd-emulator-"))
     emulator = Emulator(workdir)
@@ -429,6 +483,7 @@ def main() -> int:
             tier.listeners()
             second = tier.new_secret(unlike=first)
             updated = tier.update(dev, second, first)
+            tier.chalice(updated or dev, second if updated else first)
             tier.delete(updated or dev)
         prod_secret = tier.new_secret()
         prod = tier.deploy_and_check("prod", template, prod_secret)

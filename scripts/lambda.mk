@@ -10,9 +10,11 @@
 # tracebacks. Bytecode is compiled for the co_filename Lambda loads it from (/var/task, /opt/python)
 # and in one process, so the same sources give the same bytes (and the same code hash) on every build.
 RUNTIME := python3.13
-# pyenv picks the interpreter by the folder's .python-version: ask in the repository, not the scratch folder
+# pyenv picks the interpreter by the folder's .python-version: ask in the repository, not the scratch folder.
+# A venv's python3.13 may have no pip (the README puts .tools/sam/bin first on PATH, a venv without
+# pip): its base interpreter is the same Python and brings pip, so every build uses that one.
 ROOT    := $(realpath $(dir $(realpath $(lastword $(MAKEFILE_LIST))))..)
-PYTHON  := $(shell cd "$(ROOT)" && $(RUNTIME) -c 'import sys; print(sys.executable)' 2>/dev/null)
+PYTHON  := $(shell cd "$(ROOT)" && $(RUNTIME) -c 'import sys; print(getattr(sys, "_base_executable", sys.executable))' 2>/dev/null)
 SOURCES := $(filter-out Makefile,$(wildcard *))
 # Functions at /var/task; a layer's python/ at /opt/python. Pure-Python wheels only: the layer serves
 # both architectures (a package with native code fails the build here instead of at run time).
@@ -24,6 +26,7 @@ build-%Layer: LOADED_FROM = /opt/python
 build-%:
 	@test -n "$(PYTHON)" || { echo "lambda.mk: no $(RUNTIME) found (from $(ROOT))" >&2; exit 1; }
 	@test -n "$(TARGET)" || { echo "lambda.mk: $@ names neither a Function nor a Layer" >&2; exit 1; }
+	@"$(PYTHON)" -m pip --version >/dev/null 2>&1 || { echo "lambda.mk: $(PYTHON) has no pip (install it for $(RUNTIME))" >&2; exit 1; }
 	@mkdir -p "$(TARGET)"
 	@cp -RL $(SOURCES) "$(TARGET)/"
 	@find "$(TARGET)" -depth \( -name __pycache__ -o -name '*.pyc' -o -name .pytest_cache \) -exec rm -rf {} +

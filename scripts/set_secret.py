@@ -17,10 +17,19 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
+from host.template import load
 from scripts.samconfig import SAMCONFIG, parameter_values
 from scripts.secret_input import read_secret
 
 ROOT = Path(__file__).resolve().parents[1]
+BUILT = ROOT / ".aws-sam" / "build" / "template.yaml"
+
+
+def hides_secret_value(template: Path) -> bool:
+    """Whether ``template`` declares SecretValue NoEcho. sam deploy prints every parameter override
+    the template does not declare NoEcho - one it does not declare at all in clear."""
+    parameter = load(template).get("Parameters", {}).get("SecretValue", {})
+    return isinstance(parameter, dict) and str(parameter.get("NoEcho", "")).lower() == "true"
 
 
 @contextmanager
@@ -44,6 +53,13 @@ def deploy(env: str, template: Path | None = None, stack_name: str | None = None
     ``template``: another built template (the Chalice flavour); SAM would then look for samconfig.toml
     beside it, so the project's file is named by path. ``stack_name`` deploys the section's
     parameters to another stack, with its own upload prefix."""
+    if "SecretValue" in changed and not hides_secret_value(template or BUILT):
+        print(
+            f"{(template or BUILT).relative_to(ROOT)} takes no SecretValue (sam deploy would print it);"
+            " the Chalice flavour reads the secret that make put-secret writes",
+            file=sys.stderr,
+        )
+        return 2
     sam = os.environ.get("SAM", str(ROOT / ".tools" / "sam" / "bin" / "sam"))
     command = [sam, "deploy", "--config-env", env]
     if template is not None:

@@ -150,6 +150,19 @@ def test_make_chalice_deploy_reads_the_section_for_its_own_stack_and_upload_pref
     assert NO_CREDENTIALS in output, output[-2000:]
 
 
+def test_make_chalice_deploy_refuses_a_secret_value_sam_would_print(user_env):
+    """The Chalice template declares no SecretValue, so sam deploy would print a given one in clear
+    (it masks only the template's NoEcho parameters; the emulator tier caught it in its log)."""
+    value = "chalice-" + secrets.token_hex(8)
+    code, output = run(
+        ["make", "-o", CHALICE_BUILT, "chalice-deploy", "ENV=dev", f"PARAMS=SecretValue={value}"], debug(user_env)
+    )
+    assert code != 0
+    assert "takes no SecretValue" in output
+    assert "Loading configuration" not in output  # stopped before SAM ran
+    assert value not in output.replace(f"SecretValue={value}", "")  # beyond make's echo of its own command
+
+
 def test_make_chalice_destroy_asks_about_the_chalice_stack_only(user_env):
     talk = converse(
         ["make", "chalice-destroy", "ENV=prod"], lambda prompt: "n", cwd=ROOT, env=debug(user_env), timeout=120

@@ -108,3 +108,30 @@ def test_the_check_fails_without_bytecode_with_timestamp_bytecode_and_for_a_miss
             assert compiled == ["handler.py"], (kind, result.compiled)
         with pytest.raises(RuntimeError, match="No module named 'aws_lambda_powertools'"):
             Deployment.of(trees, "plain", ["no-powertools"]).probe("handler", audit=True, environment=ENVIRONMENT)
+
+
+@pytest.mark.parametrize("first_on_path", [ROOT / ".tools" / "sam" / "bin", None])
+def test_the_recipe_builds_with_the_readmes_path_and_without_it(tmp_path, first_on_path):
+    """What `sam build` does for a function (aws-lambda-builders' custom_make action): copy its
+    CodeUri to a scratch folder and run `make --makefile <CodeUri>/Makefile build-<LogicalId>` there
+    with ARTIFACTS_DIR set. The README puts .tools/sam/bin first on PATH (a venv whose python3.13 has
+    no pip); the recipe must build the artifact either way."""
+    import os
+    import subprocess
+
+    scratch, artifacts = tmp_path / "scratch", tmp_path / "artifacts"
+    shutil.copytree(ROOT / "functions" / "healthcheck", scratch, ignore=shutil.ignore_patterns("Makefile"))
+    path = os.environ["PATH"] if first_on_path is None else f"{first_on_path}{os.pathsep}{os.environ['PATH']}"
+    result = subprocess.run(
+        ["make", "--makefile", str(ROOT / "functions" / "healthcheck" / "Makefile"), "build-HealthcheckFunction"],
+        cwd=scratch,
+        env={**os.environ, "PATH": path, "ARTIFACTS_DIR": str(artifacts)},
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=False,
+    )
+    assert result.returncode == 0, result.stdout + result.stderr
+    handler = artifacts / "handler.py"
+    assert handler.is_file()
+    assert importlib.util.cache_from_source(str(handler)) and any(artifacts.rglob("handler*.pyc"))

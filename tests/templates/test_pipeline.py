@@ -653,4 +653,3 @@ def test_the_other_builds_only_read_the_source(role, action, key, expected):
     model, statements = _build_s3_statements(role)
     bucket = f"arn:aws:s3:::{model.PIPELINE_BUCKET}"
     assert allowed(Request(action, f"{bucket}/{key}" if key else bucket, {}), statements, None) is expected
-
