@@ -230,6 +230,31 @@ def test_the_readmes_guided_deploy_offers_the_environments_values_and_finishes(u
     assert samconfig_bytes() == before
 
 
+def test_a_bare_guided_deploy_is_devs(user_env):
+    """`sam deploy --guided` as typed, with no --config-env: SAM reads the default section, which
+    must offer dev's stack, parameters and tags (a test below holds it equal to dev's)."""
+    before = samconfig_bytes()
+    secret = "typed-" + secrets.token_hex(12)
+    talk = guided(["sam", "deploy", "--guided"], user_env, secret)
+    assert talk.returncode != 0
+    assert "Looking for config file [samconfig.toml] :  Found" in talk.transcript
+    assert talk.default_of("Stack Name") == STACKS["dev"]
+    for name, value in parameter_values("dev").items():
+        assert talk.default_of(f"Parameter {name}") == value, name
+    assert secret not in talk.transcript
+    assert talk.default_of("SAM configuration environment") == "default"
+    assert NO_CREDENTIALS in talk.transcript
+    assert samconfig_bytes() == before
+
+
+def test_the_default_deploy_section_is_devs():
+    import tomllib
+
+    config = tomllib.loads((ROOT / "samconfig.toml").read_text())
+    assert config["default"]["deploy"] == config["dev"]["deploy"]
+    assert config["default"]["global"] == config["dev"]["global"]
+
+
 # ---------------------------------------------------------------- the pipeline's bootstrap
 def test_make_pipeline_builds_then_guides_a_deploy_from_the_pipeline_section(user_env):
     before = samconfig_bytes()
