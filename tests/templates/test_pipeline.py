@@ -1,6 +1,7 @@
 """infra/pipeline.yaml as data: stage order, action types, approval before prod, teardown order,
-artifact bucket hardening, least privilege (the execution role against the registry schemas and the
-Service Authorization Reference), and the buildspecs it runs."""
+artifact bucket hardening, least privilege (each environment's execution role against the registry
+schemas and the Service Authorization Reference, and which action passes which), and the buildspecs
+it runs."""
 
 import fnmatch
 import json
