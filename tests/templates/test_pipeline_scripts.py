@@ -259,15 +259,17 @@ def _stubbed_codepipeline(expected_variables):
 @pytest.mark.parametrize("env", ["dev", "prod"])
 def test_teardown_starts_the_teardown_pipeline_with_the_values_its_entry_rules_require(env):
     from scripts import teardown
-    from tests.templates.test_pipeline import entered, teardown_stages
+    from tests.templates.test_pipeline import deleted
 
     variables = [{"name": "Environment", "value": env}, {"name": "Confirm", "value": "delete"}]
     client, stubber = _stubbed_codepipeline(variables)
     with stubber:
         assert teardown.start(client, "aws-cicd-teardown", env) == "0123abcd-0000-4000-8000-000000000000"
     stubber.assert_no_pending_responses()
-    (_, delete) = teardown_stages()
-    assert entered(delete, {v["name"]: v["value"] for v in variables})  # what it sends opens the Delete stage
+    # what it sends deletes that environment's stack, with that environment's role
+    assert deleted({v["name"]: v["value"] for v in variables}) == [
+        (f"${{StackPrefix}}-{env}", f"{env.title()}ExecutionRole")
+    ]
 
 
 @pytest.mark.parametrize("env", ["", "pipeline", "Prod", "dev prod"])
