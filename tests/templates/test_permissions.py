@@ -83,10 +83,7 @@ def test_every_call_of_a_pipeline_deploy_is_allowed_by_its_environments_role_and
 
 
 # ---------------------------------------------------------------- no path from "can push" to "changes prod"
-#: what the other environment's role may still do of an environment's calls that name it: reads
-#: granted by a registry schema's own wildcard (AWS::EC2::Instance's and ::VPC's ``ec2:Describe*``, on
-#: '*' as most EC2 reads accept no resource), which change nothing
-READS_BY_SCHEMA_WILDCARD = {"ec2:DescribeVpcAttribute", "ec2:DescribeInstanceAttribute"}
+READS_BY_SCHEMA_WILDCARD = model.READS_BY_SCHEMA_WILDCARD
 
 
 @cache
@@ -121,8 +118,7 @@ ALIKE = {
     "ids AWS picks with no tags to tell (new REST APIs: ImportRestApi takes none; launch templates)": lambda arn: (
         arn.endswith("::/restapis") or ":launch-template/" in arn
     ),
-    "one setting per account and region: API Gateway's CloudWatch role": lambda arn: arn.endswith("::/account"),
-}
+}  # not API Gateway's account setting (/account): the pipeline stack makes it, no environment deploy
 
 
 def test_the_crossing_check_can_fail():
@@ -277,12 +273,107 @@ def test_what_a_service_creates_with_the_callers_rights_is_checked_too():
     assert any(action == "lambda:CreateFunction" and ":function:cwsyn-other-canary-" in arn for action, arn in denied)
 
 
+#: a deploy from a laptop (samconfig's values, the template's default): the stack sets the account's
+#: API Gateway logging role itself
+CREATES_LOGGING_ROLE = (("ApiGatewayLoggingRole", "create"),)
+
+
+@pytest.mark.parametrize("env", ["dev", "prod"])
+def test_a_stack_that_sets_the_account_logging_role_itself_logs_only_after_it(env):
+    laptop = model.Config(env, variants=False, overrides=CREATES_LOGGING_ROLE)
+    physicals = model.deploy(laptop)
+    assert "AWS::ApiGateway::Account" in {p.kind for p in physicals}  # (the check has something to check)
+    assert model.ordering_problems(physicals) == []
+
+
 def test_a_stage_that_logs_before_the_account_role_is_reported():
     translated = copy.deepcopy(model.translated_template("dev"))
     api = next(name for name, r in translated["Resources"].items() if r["Type"] == "AWS::ApiGateway::RestApi")
     translated["Resources"][api]["Properties"]["Description"] = "no longer names the account setting"
-    problems = model.ordering_problems(model.deploy(DEV, translated))
+    laptop = model.Config("dev", variants=False, overrides=CREATES_LOGGING_ROLE)
+    problems = model.ordering_problems(model.deploy(laptop, translated))
     assert any("ApiGatewayAccount" in problem for problem in problems)
+
+
+# ---------------------------------------------------------------- the account's API Gateway logging setting
+ACCOUNT_SETTING = "arn:aws:apigateway:us-east-1::/account"
+LOGGING_ROLE = f"arn:aws:iam::{model.ACCOUNT}:role/{{}}ApiGatewayCloudWatchLogsRole-{model.RANDOM}"
+
+
+def _logging_roles(env):
+    """The logging role as the pipeline stack makes it, and as either environment stack would."""
+    return [
+        LOGGING_ROLE.format("aws-cicd-pipeline/aws-cicd-pipeline-"),
+        *(LOGGING_ROLE.format(f"aws-cicd-{e}-") for e in (env, _other(env))),
+    ]
+
+
+@pytest.mark.parametrize("env", ["dev", "prod"])
+def test_no_execution_role_may_change_the_accounts_api_gateway_logging_setting(env):
+    """The pipeline stack sets it (and passes ApiGatewayLoggingRole=existing): an environment's deploy,
+    and so an unapproved dev commit, can neither point the account's setting at a role of its own nor
+    hand API Gateway a role, nor attach the logging policy to one."""
+    assert model.Config(env, variants=False).parameters()["ApiGatewayLoggingRole"] == "existing"
+    for verb in ("PATCH", "PUT", "POST", "DELETE"):
+        assert not allowed(Request(f"apigateway:{verb}", ACCOUNT_SETTING, {}), statements(env), None), verb
+    tags = {"aws:ResourceTag/environment": (env,), "aws:ResourceTag/project": ("aws-cicd",)}
+    assert not allowed(Request("apigateway:PATCH", ACCOUNT_SETTING, tags), statements(env), None)
+    for role in _logging_roles(env):
+        passed = {"iam:PassedToService": ("apigateway.amazonaws.com",)}
+        assert not allowed(Request("iam:PassRole", role, passed), statements(env), None), role
+    policy = "arn:aws:iam::aws:policy/service-role/AmazonAPIGatewayPushToCloudWatchLogs"
+    attach = Request(
+        "iam:AttachRolePolicy",
+        _logging_roles(env)[1],
+        {"iam:PolicyARN": (policy,), "iam:PermissionsBoundary": (model.boundary_arn(env),)},
+    )
+    assert not allowed(attach, statements(env), None)
+    passing = [s for s in statements(env) if "iam:PassRole" in s["Action"]]
+    assert all("apigateway.amazonaws.com" not in json.dumps(s.get("Condition", {})) for s in passing)
+    # nor touch the pipeline's logging role (under /aws-cicd-pipeline/): only ListRoles, which takes no resource
+    iam = execution_policy.iam_definition()["iam"]["privileges"]
+    touching = {
+        name for name in iam if allowed(Request(f"iam:{name}", _logging_roles(env)[0], {}), statements(env), None)
+    }
+    assert touching == {"ListRoles"}
+
+
+@pytest.mark.parametrize("env", ["dev", "prod"])
+def test_a_commit_that_sets_the_account_logging_role_again_is_denied(env):
+    """The template's own default (a laptop deploy's), deployed by the pipeline: the calls on the account
+    setting and on the logging role are exactly what the execution role denies - so the tests above
+    would fail if the role still granted them."""
+    denied = model.check(model.Config(env, variants=False, overrides=CREATES_LOGGING_ROLE), statements(env)).denied
+    found = {(r.action, r.resource) for r in denied}
+    assert ("apigateway:PATCH", ACCOUNT_SETTING) in found
+    assert ("iam:PassRole", _logging_roles(env)[1]) in found
+    assert all(r.resource == ACCOUNT_SETTING or "ApiGatewayCloudWatchLogsRole" in r.resource for r in denied), found
+
+
+@pytest.mark.parametrize("env", ["dev", "prod"])
+def test_the_accounts_logging_role_carries_no_environments_boundary_as_either_would_stop_the_others_logs(env):
+    """API Gateway writes both environments' access logs through the one role: under its managed policy
+    alone it may write both; under ``env``'s boundary, the other environment's are denied."""
+    managed = [
+        {
+            "Effect": "Allow",
+            "Action": list(execution_policy.MANAGED_POLICIES["service-role/AmazonAPIGatewayPushToCloudWatchLogs"]),
+            "Resource": "*",
+        }
+    ]
+    groups = {}
+    for e in ("dev", "prod"):
+        (group,) = [p for p in model.deploy(model.Config(e, variants=False)) if p.logical == "ApiAccessLogGroup"]
+        groups[e] = group.arns["logs:log-group"] + ":log-stream:0123abcd"
+    for e in ("dev", "prod"):
+        assert allowed(Request("logs:PutLogEvents", groups[e], {}), managed, None)
+    boundary = model.boundary_statements(env)
+    assert allowed(Request("logs:PutLogEvents", groups[env], {}), managed, boundary)
+    assert not allowed(Request("logs:PutLogEvents", groups[_other(env)], {}), managed, boundary)
+
+
+def _other(env):
+    return "prod" if env == "dev" else "dev"
 
 
 def test_a_function_that_runs_before_its_policy_is_attached_is_reported():

@@ -399,12 +399,60 @@ def test_every_role_is_assumable_only_by_its_service_of_this_account():
         "DeliveryMetricsRole": "lambda.amazonaws.com",
         "DevExecutionRole": "cloudformation.amazonaws.com",
         "ProdExecutionRole": "cloudformation.amazonaws.com",
+        "ApiGatewayCloudWatchLogsRole": "apigateway.amazonaws.com",
     }
     assert set(resources(pipeline(), "AWS::IAM::Role")) == set(services)
     for role, service in services.items():
         (statement,) = props(role)["AssumeRolePolicyDocument"]["Statement"]
         assert statement["Principal"] == {"Service": service}
+        if role == "ApiGatewayCloudWatchLogsRole":  # API Gateway documents no source condition for it
+            assert "Condition" not in statement
+            continue
         assert statement["Condition"] == {"StringEquals": {"aws:SourceAccount": {"Ref": "AWS::AccountId"}}}
+
+
+# ---------------------------------------------------------------- the account's API Gateway logging setting
+def _passed(stage, name):
+    """The parameter values a change set action passes (its ParameterOverrides, unsubstituted)."""
+    text = action(stage, name)["Configuration"]["ParameterOverrides"]["Fn::Sub"]
+    return json.loads(text[0] if isinstance(text, list) else text)
+
+
+CHANGE_SETS = {"dev": ("DeployDev", "CreateChangeSet"), "prod": ("ApproveProd", "CreateProdChangeSet")}
+
+
+@pytest.mark.parametrize("env", ["dev", "prod"])
+def test_the_pipeline_deploys_both_environments_with_the_accounts_existing_logging_setting(env):
+    """Passed by the change set action and nowhere else (not the configuration file the build writes,
+    not samconfig.toml: a laptop deploy keeps the template's `create`)."""
+    from scripts import pipeline_artifacts
+    from scripts.samconfig import parameter_values
+
+    assert _passed(*CHANGE_SETS[env])["ApiGatewayLoggingRole"] == "existing"
+    assert "ApiGatewayLoggingRole" not in pipeline_artifacts.configuration(env, {})["Parameters"]
+    assert "ApiGatewayLoggingRole" not in parameter_values(env) | parameter_values("default")
+    for template in ("template.yaml", "chalice_app/merge-template.yaml"):
+        assert load_template(template)["Parameters"]["ApiGatewayLoggingRole"]["Default"] == "create"
+
+
+def test_the_pipeline_stack_sets_the_accounts_logging_role_before_its_first_run():
+    """Made by the person who deploys this stack, before any environment: the Pipeline (whose first run
+    starts when it is created) waits for the setting, so no API stage that logs is deployed before it."""
+    account = pipeline()["Resources"]["ApiGatewayAccount"]
+    assert account["Type"] == "AWS::ApiGateway::Account" and "Condition" not in account
+    assert account["Properties"] == {"CloudWatchRoleArn": {"Fn::GetAtt": ["ApiGatewayCloudWatchLogsRole", "Arn"]}}
+    role = pipeline()["Resources"]["ApiGatewayCloudWatchLogsRole"]
+    assert "Condition" not in role
+    assert role["Properties"]["ManagedPolicyArns"] == [
+        {"Fn::Sub": "arn:${AWS::Partition}:iam::aws:policy/service-role/AmazonAPIGatewayPushToCloudWatchLogs"}
+    ]
+    assert "Policies" not in role["Properties"]
+    # no environment's boundary: the role writes both environments' logs (test_permissions shows why)
+    assert "PermissionsBoundary" not in role["Properties"]
+    for found in (account, role):  # other APIs of the account may log through it; nothing unsets it
+        assert (found["DeletionPolicy"], found["UpdateReplacePolicy"]) == ("Retain", "Retain")
+    depends = pipeline()["Resources"]["Pipeline"]["DependsOn"]
+    assert "ApiGatewayAccount" in ([depends] if isinstance(depends, str) else depends)
 
 
 # ---------------------------------------------------------------- the CloudFormation execution roles
@@ -487,8 +535,7 @@ TYPE_WIDE = {
     ":scalable-target/*": "Application Auto Scaling picks the id; a scaling policy's calls on it carry no tags",
     ":launch-template/*": "EC2 picks the id, and CloudFormation's launch templates take no tags (taggable: false)",
     "::/restapis": "AWS picks a new REST API's id and ImportRestApi takes no tags (they follow the import)",
-    "::/account": "API Gateway's CloudWatch role is one setting per account and region (AWS::ApiGateway::Account)",
-}
+}  # not API Gateway's account setting (/account): the pipeline stack makes it
 SCOPED = r"\$\{StackPrefix\}-(dev|prod)|/aws/service/|ArtifactBucket|PipelineKey|aws-service-role|deploymentconfig:"
 
 
