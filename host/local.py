@@ -105,6 +105,17 @@ def seed(aws_url: str, secret_name: str, value: str) -> None:
     writer.put(secret_name, value, key, {"project": "aws-cicd", "stack": "local"}, overwrite=True)
 
 
+def start_local_aws(
+    aws: socket.socket, run_dir: Path, secret_name: str, secret: str | None, processes: list[subprocess.Popen[bytes]]
+) -> str:
+    """moto on the bound socket ``aws`` (appended to ``processes``) and the secret seeded from this
+    process (``secret``, else LOCAL_SECRET, else random), so no child's environment holds it; its URL."""
+    aws_url = f"http://127.0.0.1:{aws.getsockname()[1]}"
+    processes.append(start_moto(aws, child_environment(run_dir, {})))
+    seed(aws_url, secret_name, secret or os.environ.get("LOCAL_SECRET") or secrets.token_urlsafe(24))
+    return aws_url
+
+
 def stop(processes: list[subprocess.Popen[bytes]]) -> None:
     """SIGTERM every process group we started, then wait; SIGKILL what is still there after 15 s."""
     for process in reversed(processes):
@@ -188,7 +199,6 @@ def running(  # noqa: PLR0913 - keyword options of one run
     processes: list[subprocess.Popen[bytes]] = []
     output = subprocess.DEVNULL if quiet else None
     secret_name = read_secret_name(env_file)
-    value = secret or os.environ.get("LOCAL_SECRET") or secrets.token_urlsafe(24)
     extra = dict(extra_environment or {})
     if env_file is not None:
         extra["HOST_ENV_FILE"] = str(env_file)
@@ -199,9 +209,7 @@ def running(  # noqa: PLR0913 - keyword options of one run
         run_dir = Path(tempfile.mkdtemp(prefix="simple-api-run-"))
         try:
             if aws is not None:
-                aws_url = f"http://127.0.0.1:{aws.getsockname()[1]}"
-                processes.append(start_moto(aws, child_environment(run_dir, {})))
-                seed(aws_url, secret_name, value)
+                aws_url = start_local_aws(aws, run_dir, secret_name, secret, processes)
             environment = child_environment(run_dir, {**extra, "HOST_BIND": f"fd://{api.fileno()}"})
             if aws_url is not None:
                 use_local_aws(environment, aws_url)

@@ -12,7 +12,6 @@ import argparse
 import contextlib
 import json
 import os
-import secrets
 import shutil
 import signal
 import subprocess
@@ -31,8 +30,7 @@ from host.local import (  # noqa: E402
     Running,
     child_environment,
     listen,
-    seed,
-    start_moto,
+    start_local_aws,
     stop,
     use_local_aws,
     wait_until,
@@ -76,9 +74,7 @@ def serving(port: int, aws_port: int | None, *, quiet: bool = False, secret: str
         run_dir = Path(tempfile.mkdtemp(prefix="simple-api-chalice-"))
         try:
             if aws is not None:
-                aws_url = f"http://127.0.0.1:{aws.getsockname()[1]}"
-                processes.append(start_moto(aws, child_environment(run_dir, {})))
-                seed(aws_url, secret_name, secret or os.environ.get("LOCAL_SECRET") or secrets.token_urlsafe(24))
+                aws_url = start_local_aws(aws, run_dir, secret_name, secret, processes)
             environment = child_environment(run_dir, {"PYTHONPATH": str(ROOT / "layers" / "shared")})
             if aws_url is not None:
                 use_local_aws(environment, aws_url)

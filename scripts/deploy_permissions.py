@@ -642,21 +642,22 @@ def _strings(node: Any) -> Iterator[str]:
 
 
 @cache
+def _tagging(kind: str) -> dict[str, Any]:
+    """The registry schema's ``tagging`` block of ``kind`` (none for a custom resource)."""
+    if kind.startswith("Custom::"):
+        return {}
+    schemas, index = generator._schemas()
+    schema = json.loads((schemas / "resources" / f"{index[kind]}.json").read_text())
+    tagging: dict[str, Any] = schema.get("tagging", {})
+    return tagging
+
+
 def _tag_on_create(kind: str) -> bool:
-    if kind.startswith("Custom::"):
-        return False
-    schemas, index = generator._schemas()
-    schema = json.loads((schemas / "resources" / f"{index[kind]}.json").read_text())
-    return bool(schema.get("tagging", {}).get("tagOnCreate"))
+    return bool(_tagging(kind).get("tagOnCreate"))
 
 
-@cache
 def _taggable(kind: str) -> bool:
-    if kind.startswith("Custom::"):
-        return False
-    schemas, index = generator._schemas()
-    schema = json.loads((schemas / "resources" / f"{index[kind]}.json").read_text())
-    return bool(schema.get("tagging", {}).get("taggable"))
+    return bool(_tagging(kind).get("taggable"))
 
 
 def translated_template(env: str) -> dict[str, Any]:

@@ -324,12 +324,8 @@ class Tier:
             log(f"ministack and its {len(pids) - 1} workers listen on 127.0.0.1:{self.emulator.port} only")
 
     def gone(self, deployed: Deployed) -> None:
-        """After delete: no stack, no functions, no parameter; both keys pending deletion."""
-        lambda_, ssm, kms = (self.emulator.client(s) for s in ("lambda", "ssm", "kms"))
-        for function in deployed.functions.values():
-            with contextlib.suppress(lambda_.exceptions.ResourceNotFoundException):
-                lambda_.get_function(FunctionName=function)
-                self.check(False, f"function {function} survived the delete of {deployed.stack}")
+        """After delete: no parameter; both keys pending deletion (the functions: delete_stack)."""
+        ssm, kms = self.emulator.client("ssm"), self.emulator.client("kms")
         name = parameter_values(deployed.env)["SecretParameterName"]
         with contextlib.suppress(ssm.exceptions.ParameterNotFound):
             ssm.get_parameter(Name=name)
@@ -396,17 +392,11 @@ class Tier:
             self.contract(deployed)
             self.serves_secret(deployed, secret)
         with self.step(f"delete chalice {env}"):
-            self.emulator.client("cloudformation").delete_stack(StackName=stack)
-            status = self.wait_for(stack, lambda s: s in ("GONE", "DELETE_COMPLETE", "DELETE_FAILED"))
-            if not self.check(status in ("GONE", "DELETE_COMPLETE"), f"{stack} is {status} after delete"):
+            if not self.delete_stack(deployed):
                 return
-            lambda_, ssm = self.emulator.client("lambda"), self.emulator.client("ssm")
-            for function in deployed.functions.values():
-                with contextlib.suppress(lambda_.exceptions.ResourceNotFoundException):
-                    lambda_.get_function(FunctionName=function)
-                    self.check(False, f"function {function} survived the delete of {stack}")
             name = parameter_values(env)["SecretParameterName"]
-            kept = ssm.get_parameter(Name=name, WithDecryption=True)["Parameter"]["Value"] == secret
+            stored = self.emulator.client("ssm").get_parameter(Name=name, WithDecryption=True)["Parameter"]
+            kept = stored["Value"] == secret
             if self.check(kept, f"deleting {stack} changed {name}, which {sam.stack} owns"):
                 log(f"{stack} deleted: its function gone, {name} still {sam.stack}'s")
 
@@ -414,10 +404,21 @@ class Tier:
         """DeleteStack, what ``sam delete`` calls (which itself cannot run here: it parses the nested
         stacks' TemplateURLs, which name the emulator's endpoint, as S3 URLs and fails)."""
         with self.step(f"delete {deployed.env}"):
-            self.emulator.client("cloudformation").delete_stack(StackName=deployed.stack)
-            status = self.wait_for(deployed.stack, lambda s: s in ("GONE", "DELETE_COMPLETE", "DELETE_FAILED"))
-            if self.check(status in ("GONE", "DELETE_COMPLETE"), f"{deployed.stack} is {status} after delete"):
+            if self.delete_stack(deployed):
                 self.gone(deployed)
+
+    def delete_stack(self, deployed: Deployed) -> bool:
+        """DeleteStack and wait; whether the stack is gone, and none of its functions survived."""
+        self.emulator.client("cloudformation").delete_stack(StackName=deployed.stack)
+        status = self.wait_for(deployed.stack, lambda s: s in ("GONE", "DELETE_COMPLETE", "DELETE_FAILED"))
+        if not self.check(status in ("GONE", "DELETE_COMPLETE"), f"{deployed.stack} is {status} after delete"):
+            return False
+        lambda_ = self.emulator.client("lambda")
+        for function in deployed.functions.values():
+            with contextlib.suppress(lambda_.exceptions.ResourceNotFoundException):
+                lambda_.get_function(FunctionName=function)
+                self.check(False, f"function {function} survived the delete of {deployed.stack}")
+        return True
 
 
 PROBE = """

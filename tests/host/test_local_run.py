@@ -14,6 +14,7 @@ from pathlib import Path
 import pytest
 
 from host.local import running, wait_until
+from scripts.emulator import children as emulator_children
 from tests import http
 from tests.factories import ROOT
 
@@ -21,25 +22,13 @@ SECRET = "a-local-secret-for-this-test-99"
 
 
 def children(pid: int) -> dict[int, str]:
-    """Every live descendant of ``pid``: its command line."""
-    parents: dict[int, int] = {}
-    for entry in Path("/proc").iterdir():
-        if entry.name.isdigit():
-            try:
-                stat = (entry / "stat").read_text()
-            except OSError:
-                continue
-            parents[int(entry.name)] = int(stat.rpartition(")")[2].split()[1])
-    found, frontier = {}, [pid]
-    while frontier:
-        parent = frontier.pop()
-        for child, its_parent in parents.items():
-            if its_parent == parent and child not in found:
-                try:
-                    found[child] = (Path("/proc") / str(child) / "cmdline").read_bytes().replace(b"\0", b" ").decode()
-                except OSError:
-                    continue
-                frontier.append(child)
+    """Every live descendant of ``pid`` (scripts.emulator.children): its command line."""
+    found = {}
+    for child in emulator_children(pid):
+        try:
+            found[child] = (Path("/proc") / str(child) / "cmdline").read_bytes().replace(b"\0", b" ").decode()
+        except OSError:
+            continue  # gone meanwhile
     return found
 
 
